@@ -1,0 +1,299 @@
+"""Worker benchmark: throughput, memory, discovery cost and coalescing.
+
+Runs everything on 127.0.0.1: the development engine (in this process, on a thread), a
+polled HTTP server (its own process) and the worker (``http-polling-connector run`` as a
+subprocess, so it has its own interpreter like in production). Prints:
+
+1. polls/second with N waiting instances (default 10,000) at a 1 s request interval, each
+   with its own URL, as a ratio to a bare ``requests.Session`` loop against the same server
+   in the same run (target >= 0.7);
+2. worker memory per waiting instance above the idle baseline (tracemalloc; target < 4 KiB);
+3. REST requests per discovery cycle at 100 / 1,000 / 10,000 waiting instances (target:
+   grows with result pages, not with instances);
+4. HTTP calls per interval when every waiting instance polls the same endpoint (target: 1).
+
+Usage: ``python bench/worker_bench.py [--instances 10000] [--window 15] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import html
+import json
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from connector.config import Settings  # noqa: E402
+from connector.devengine.server import DevEngine  # noqa: E402
+from connector.discovery import Discovery, RestClient, RestV2Source  # noqa: E402
+from connector.worker import Worker  # noqa: E402
+
+PROPS = """
+          <zeebe:property name="inbound.type" value="io.camunda:http-polling:1" />
+          <zeebe:property name="method" value="GET" />
+          <zeebe:property name="url" value="{url}" />
+          <zeebe:property name="httpRequestInterval" value="PT1S" />
+          <zeebe:property name="activationCondition" value="=body.status = &#34;done&#34;" />
+          <zeebe:property name="correlationKeyExpression" value="=body.id" />
+"""
+
+BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="http://bench">
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="Wait" />
+    <bpmn:intermediateCatchEvent id="Wait">
+      <bpmn:extensionElements><zeebe:properties>{props}</zeebe:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="med" messageRef="Msg" />
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="Wait" targetRef="End" />
+    <bpmn:endEvent id="End"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+  <bpmn:message id="Msg" name="bench-{pid}"><bpmn:extensionElements>
+    <zeebe:subscription correlationKey="=id" /></bpmn:extensionElements></bpmn:message>
+</bpmn:definitions>
+"""
+
+
+def bpmn(pid: str, url: str) -> bytes:
+    return BPMN.format(pid=pid, props=PROPS.format(url=html.escape(url, quote=True))).encode()
+
+
+# ---------------------------------------------------------------------------- polled server
+
+
+def _serve(port_queue: Any) -> None:
+    hits = [0]
+    lock = threading.Lock()
+    body = json.dumps({"id": "x", "status": "waiting"}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if self.path == "/__hits":
+                with lock:
+                    data = str(hits[0]).encode()
+            else:
+                with lock:
+                    hits[0] += 1
+                data = body
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out as two writes: without this, Nagle + delayed ACK
+            # add ~40 ms to every keep-alive response.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+class PolledServer:
+    def __init__(self) -> None:
+        queue: Any = multiprocessing.Queue()
+        self.process = multiprocessing.Process(target=_serve, args=(queue,), daemon=True)
+        self.process.start()
+        self.url = f"http://127.0.0.1:{queue.get(timeout=20)}"
+        self.stats = requests.Session()
+
+    def hits(self) -> int:
+        return int(self.stats.get(self.url + "/__hits", timeout=10).text)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.join(5)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def worker_process(dev: DevEngine, *extra: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAMUNDA_", "ZEEBE_"))}
+    args = [
+        sys.executable,
+        "-m",
+        "connector.cli",
+        "run",
+        "--grpc-address",
+        dev.grpc_address,
+        "--rest-address",
+        dev.rest_url,
+        "--log-level",
+        "WARNING",
+        "--discovery-interval",
+        "5",
+        *extra,
+    ]
+    return subprocess.Popen(args, cwd=ROOT, env=env)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def rate(server: PolledServer, window: float, settle: float) -> float:
+    """Hits per second over ``window`` seconds, after the rate has been non-zero ``settle`` s."""
+    deadline = time.monotonic() + 120
+    first = server.hits()
+    while server.hits() == first:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker never polled")
+        time.sleep(0.2)
+    time.sleep(settle)
+    start_hits, start = server.hits(), time.monotonic()
+    time.sleep(window)
+    return (server.hits() - start_hits) / (time.monotonic() - start)
+
+
+def baseline(server: PolledServer, count: int, window: float) -> float:
+    session = requests.Session()
+    n = 0
+    start = time.monotonic()
+    while time.monotonic() - start < window:
+        session.get(f"{server.url}/items/i{n % count}", timeout=10).json()
+        n += 1
+    return n / (time.monotonic() - start)
+
+
+def create(dev: DevEngine, pid: str, count: int, base: str) -> None:
+    for n in range(count):
+        dev.engine.create_process_instance(pid, variables={"base": base, "id": f"i{n}"})
+
+
+# ---------------------------------------------------------------------------- measurements
+
+
+def throughput(dev: DevEngine, server: PolledServer, count: int, window: float) -> None:
+    dev.engine.deploy([("own.bpmn", bpmn("own-url", '=base + "/items/" + id'))])
+    create(dev, "own-url", count, server.url)
+    bare = baseline(server, count, window)
+    proc = worker_process(dev)
+    try:
+        polls = rate(server, window, settle=max(5.0, count / 2000))
+    finally:
+        stop(proc)
+    print(f"1. throughput, {count} waiting instances, own URL each, interval 1 s")
+    print(f"   bare requests.Session loop: {bare:8.0f} requests/s")
+    print(f"   worker:                     {polls:8.0f} polls/s")
+    print(f"   ratio: {polls / bare:.2f} (target >= 0.7)")
+
+
+def memory(dev: DevEngine, count: int) -> None:
+    settings = Settings(grpc_address=dev.grpc_address, rest_address=dev.rest_url)
+    dev.engine.deploy([("mem.bpmn", bpmn("mem", '=base + "/items/" + id'))])
+    create(dev, "mem", count, "http://127.0.0.1:9")
+    worker = Worker(settings)
+    disc = Discovery(RestV2Source(RestClient(dev.rest_url), 500))
+    worker.discovery = disc
+    disc.cycle()  # warm the definition cache: it does not grow with instances
+    gc.collect()
+    tracemalloc.start()
+    idle = tracemalloc.take_snapshot()
+    worker._apply(disc.cycle())
+    gc.collect()
+    used = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(idle, "filename"))
+    tracemalloc.stop()
+    pollers = len(worker.scheduler)
+    print(f"2. memory: {pollers} pollers hold {used / 1024:.0f} KiB above the idle baseline")
+    print(f"   = {used / max(1, pollers):.0f} bytes per waiting instance (target < 4096)")
+    asyncio_close(worker)
+
+
+def asyncio_close(worker: Worker) -> None:
+    import asyncio
+
+    asyncio.run(worker.close())
+
+
+def discovery_cost(sizes: list[int], page_size: int) -> None:
+    print(f"3. REST requests per discovery cycle (page size {page_size}, steady state)")
+    for size in sizes:
+        with DevEngine.run_in_thread("127.0.0.1") as dev:
+            dev.engine.deploy([("d.bpmn", bpmn("disc", '=base + "/items/" + id'))])
+            create(dev, "disc", size, "http://127.0.0.1:9")
+            disc = Discovery(RestV2Source(RestClient(dev.rest_url), page_size))
+            disc.cycle()
+            started = time.monotonic()
+            snapshot = disc.cycle()
+            took = time.monotonic() - started
+            pages = math.ceil(size / page_size)
+            print(
+                f"   {size:6d} waiting: {snapshot.requests:3d} requests "
+                f"(1 definitions search + {snapshot.requests - 1} subscription pages; "
+                f"{pages} pages of results), {took * 1000:.0f} ms"
+            )
+
+
+def coalescing(dev: DevEngine, server: PolledServer, count: int, window: float) -> None:
+    dev.engine.deploy([("shared.bpmn", bpmn("shared", f"{server.url}/shared"))])
+    create(dev, "shared", count, server.url)
+    proc = worker_process(dev)
+    try:
+        calls = rate(server, window, settle=max(5.0, count / 2000))
+    finally:
+        stop(proc)
+    print(f"4. coalescing: {count} waiting instances on one endpoint, interval 1 s")
+    print(f"   {calls:.2f} HTTP calls per interval (target: 1)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--instances", type=int, default=10_000)
+    parser.add_argument("--window", type=float, default=15.0, help="seconds per measurement")
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="1,000 instances, short windows")
+    args = parser.parse_args()
+    if args.quick:
+        args.instances, args.window, args.sizes = 1000, 5.0, "100,1000"
+    server = PolledServer()
+    try:
+        with DevEngine.run_in_thread("127.0.0.1") as dev:
+            throughput(dev, server, args.instances, args.window)
+        with DevEngine.run_in_thread("127.0.0.1") as dev:
+            memory(dev, args.instances)
+        discovery_cost([int(s) for s in args.sizes.split(",")], args.page_size)
+        with DevEngine.run_in_thread("127.0.0.1") as dev:
+            coalescing(dev, server, args.instances, args.window)
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,418 @@
+"""Bind one element's request configuration to one waiting instance.
+
+:func:`bind_request` evaluates the request properties (method, URL, query parameters,
+headers, body, authentication, timeouts) with FEEL against the instance's variables, after
+replacing secret references, and returns a concrete, immutable :class:`BoundRequest`.
+Pure: no I/O besides asking the secret provider.
+
+Errors are :class:`BindingError`; they name the element and the property and never carry
+a value (values may hold secrets).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import functools
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from connector import feel
+from connector.elements import (
+    BODY_METHODS,
+    DEFAULT_TIMEOUT_SECONDS,
+    METHODS,
+    ElementConfig,
+    Field,
+    PropertyError,
+    parse_timeout,
+    quote_for_feel,
+)
+from connector.http.auth import (
+    ApiKeyAuth,
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    NoAuth,
+    OAuthClientCredentials,
+    OAuthRefreshToken,
+)
+from connector.http.response import redact_url
+from connector.secrets import SecretNotFoundError, SecretProvider, replace_secrets
+
+# The reference treats this literal password as "no password".
+_EMPTY_PASSWORD_MARKER = "SPEC_PASSWORD_EMPTY_PATTERN"
+
+
+class BindingError(Exception):
+    """A request property could not be bound for one instance."""
+
+    def __init__(self, element: str, prop: str, reason: str) -> None:
+        super().__init__(f"{element} property '{prop}': {reason}")
+        self.element = element
+        self.property = prop
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRequest:
+    """A concrete HTTP request for one waiting instance.
+
+    ``coalesce_key`` is a digest of everything that goes on the wire (auth included, the
+    element excluded): two instances whose requests are identical share it, so one HTTP
+    call can serve both. It is a digest so that logging it never leaks a credential.
+    """
+
+    method: str
+    url: str = field(repr=False)
+    query: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    body: bytes | None = field(default=None, repr=False)
+    auth: Auth = field(default_factory=NoAuth)
+    connect_timeout: float | None = DEFAULT_TIMEOUT_SECONDS
+    read_timeout: float | None = DEFAULT_TIMEOUT_SECONDS
+    follow_redirects: bool = False
+    skip_encoding: bool = False
+    element: str = field(default="", compare=False)
+    coalesce_key: str = field(default="", init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "coalesce_key", _digest(self))
+
+    def __repr__(self) -> str:
+        # URL, query, headers and body may all carry credentials.
+        return f"BoundRequest({self.method} {self.safe_url}, auth={self.auth!r})"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without query string or user info: fit for logs."""
+        return redact_url(self.url)
+
+
+def _digest(req: BoundRequest) -> str:
+    material = repr(
+        (
+            req.method,
+            req.url,
+            req.query,
+            req.headers,
+            req.body,
+            type(req.auth).__name__,
+            _auth_material(req.auth),
+            req.connect_timeout,
+            req.read_timeout,
+            req.follow_redirects,
+            req.skip_encoding,
+        )
+    )
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _auth_material(auth: Auth) -> tuple[Any, ...]:
+    # dataclasses.astuple would work too, but slots dataclasses need the explicit fields.
+    return tuple(getattr(auth, name) for name in auth.__dataclass_fields__)
+
+
+def merge_scopes(scopes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Merge variable scopes, innermost first: an inner variable hides an outer one.
+
+    ``scopes`` is ``[element-local, enclosing sub-process, ..., process]``, as Zeebe
+    resolves names.
+    """
+    merged: dict[str, Any] = {}
+    for scope in reversed(scopes):
+        merged.update(scope)
+    return merged
+
+
+def bind_request(
+    config: ElementConfig, variables: Mapping[str, Any], secrets: SecretProvider
+) -> BoundRequest:
+    """Evaluate ``config``'s request fields for one instance's (merged) ``variables``.
+
+    Raises :class:`BindingError` naming the element and property on any problem:
+    a missing secret, a FEEL result of the wrong type, an invalid URL, etc.
+    """
+    binder = _Binder(config, variables, secrets)
+    method = binder.method()
+    headers = binder.pairs(config.headers, multi=False)
+    query = binder.pairs(config.query_parameters, multi=True)
+    auth = binder.auth()
+    body: bytes | None = None
+    if method in BODY_METHODS and config.body is not None:
+        body, content_type = binder.body(headers)
+        if content_type and not any(k.lower() == "content-type" for k, _ in headers):
+            headers = (*headers, ("Content-Type", content_type))
+    connect = binder.timeout(config.connection_timeout, DEFAULT_TIMEOUT_SECONDS)
+    read = binder.timeout(config.read_timeout, connect)
+    return BoundRequest(
+        method=method,
+        url=binder.url(),
+        query=query,
+        headers=headers,
+        body=body,
+        auth=auth,
+        connect_timeout=connect,
+        read_timeout=read,
+        follow_redirects=config.follow_redirects,
+        skip_encoding=config.skip_encoding,
+        element=config.label,
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_substituted(text: str) -> feel.Expression:
+    # FEEL text with secrets is compiled per distinct substituted text, not per poll.
+    return feel.compile(text)
+
+
+class _Binder:
+    def __init__(
+        self, config: ElementConfig, variables: Mapping[str, Any], secrets: SecretProvider
+    ) -> None:
+        self.config = config
+        self.variables = variables
+        self.secrets = secrets
+
+    def error(self, prop: str, reason: str) -> BindingError:
+        return BindingError(self.config.label, prop, reason)
+
+    def value(self, field_: Field) -> Any:
+        """The field's value: FEEL evaluated, or literal text with secrets replaced."""
+        prop = field_.name
+        if field_.expression is not None:
+            return field_.expression.evaluate(dict(self.variables))
+        try:
+            if field_.is_feel:
+                text = replace_secrets(field_.raw, self.secrets, quote=quote_for_feel)
+            else:
+                return replace_secrets(field_.raw, self.secrets)
+        except SecretNotFoundError as exc:
+            raise self.error(prop, str(exc)) from None
+        try:
+            expression = _compile_substituted(text)
+        except feel.FeelSyntaxError:
+            # The message would quote the text, which now holds secret values.
+            raise self.error(prop, "invalid FEEL after secret substitution") from None
+        return expression.evaluate(dict(self.variables))
+
+    def text(self, field_: Field | None, *, required: bool) -> str | None:
+        if field_ is None:
+            if required:
+                raise self.error("?", "is required")
+            return None
+        value = self.value(field_)
+        if value is None or value == "":
+            if required:
+                raise self.error(field_.name, "is empty (FEEL gave null or '')")
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float | decimal.Decimal):
+            return _number_text(value)
+        if not isinstance(value, str):
+            raise self.error(field_.name, f"must be text, not {_type_name(value)}")
+        return value
+
+    def method(self) -> str:
+        method = (self.text(self.config.method, required=True) or "").strip().upper()
+        if method not in METHODS:
+            raise self.error("method", f"'{method[:16]}' is not one of {', '.join(METHODS)}")
+        return method
+
+    def url(self) -> str:
+        url = (self.text(self.config.url, required=True) or "").strip()
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            # No value in the message: the URL may contain a secret.
+            raise self.error("url", "must be an absolute http:// or https:// URL")
+        return url
+
+    def structured(self, field_: Field) -> Any:
+        """A FEEL value, or a literal that is JSON text (the reference parses those)."""
+        value = self.value(field_)
+        if not field_.is_feel and isinstance(value, str):
+            stripped = value.strip()
+            if stripped[:1] in ("{", "["):
+                try:
+                    return json.loads(stripped)
+                except ValueError:
+                    return value
+        return value
+
+    def pairs(self, field_: Field | None, *, multi: bool) -> tuple[tuple[str, str], ...]:
+        if field_ is None:
+            return ()
+        value = self.structured(field_)
+        if value is None:
+            return ()
+        if not isinstance(value, Mapping):
+            raise self.error(field_.name, f"must be a context (map), not {_type_name(value)}")
+        result: list[tuple[str, str]] = []
+        for key, item in value.items():
+            if item is None:
+                continue
+            if isinstance(item, list | tuple):
+                texts = [_scalar_text(v) for v in item if v is not None]
+                if multi:
+                    result.extend((str(key), t) for t in texts)
+                else:
+                    result.append((str(key), ", ".join(texts)))
+            else:
+                result.append((str(key), _scalar_text(item)))
+        return tuple(result)
+
+    def body(self, headers: tuple[tuple[str, str], ...]) -> tuple[bytes | None, str | None]:
+        assert self.config.body is not None
+        value = self.structured(self.config.body)
+        if value is None:
+            return None, None
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        if isinstance(value, str):
+            return value.encode("utf-8"), "application/json"
+        if isinstance(value, Mapping) and "x-www-form-urlencoded" in content_type.lower():
+            form = [(str(k), _scalar_text(v)) for k, v in value.items() if v is not None]
+            return urlencode(form).encode("ascii"), None
+        try:
+            encoded = json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            raise self.error("body", f"cannot be sent as JSON ({_type_name(value)})") from None
+        return encoded.encode("utf-8"), "application/json"
+
+    def timeout(self, field_: Field | None, default: float | None) -> float | None:
+        if field_ is None:
+            return default
+        value = self.value(field_)
+        if value is None or value == "":
+            return default
+        if isinstance(value, decimal.Decimal):
+            value = float(value)
+        try:
+            return parse_timeout(field_.name, value)
+        except PropertyError as exc:
+            raise self.error(exc.prop, exc.reason) from None
+
+    def auth(self) -> Auth:
+        cfg = self.config.auth
+        get = self._auth_text
+        if cfg.type == "basic":
+            password = get("password", required=False) or ""
+            if password == _EMPTY_PASSWORD_MARKER:
+                password = ""
+            return BasicAuth(username=get("username") or "", password=password)
+        if cfg.type == "bearer":
+            return BearerAuth(token=get("token") or "")
+        if cfg.type == "apiKey":
+            return ApiKeyAuth(
+                location=cfg.api_key_location, name=get("name") or "", value=get("value") or ""
+            )
+        if cfg.type == "oauth-client-credentials-flow":
+            return OAuthClientCredentials(
+                token_endpoint=self._endpoint(),
+                client_id=get("clientId") or "",
+                client_secret=get("clientSecret") or "",
+                audience=get("audience", required=False),
+                scopes=get("scopes", required=False),
+                client_authentication=cfg.client_authentication,
+            )
+        if cfg.type == "oauth-refresh-token":
+            return OAuthRefreshToken(
+                token_endpoint=self._endpoint(),
+                client_id=get("clientId") or "",
+                refresh_token=get("refreshToken") or "",
+                client_secret=get("clientSecret", required=False),
+                scopes=get("scopes", required=False),
+            )
+        return NoAuth()
+
+    def _auth_text(self, name: str, *, required: bool = True) -> str | None:
+        field_ = self.config.auth.fields.get(name)
+        if field_ is None:
+            if required:
+                raise self.error("authentication." + name, "is required")
+            return None
+        return self.text(field_, required=required)
+
+    def _endpoint(self) -> str:
+        url = (self._auth_text("oauthTokenEndpoint") or "").strip()
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise self.error("authentication.oauthTokenEndpoint", "must be an absolute http(s) URL")
+        return url
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a context"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | decimal.Decimal):
+        return "a number"
+    return type(value).__name__
+
+
+def _number_text(value: int | float | decimal.Decimal) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, decimal.Decimal):
+        if value == value.to_integral_value():
+            return str(int(value))
+        return format(value.normalize(), "f")
+    return repr(value)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | decimal.Decimal):
+        return _number_text(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def to_json(value: Any) -> Any:
+    """A FEEL result as plain JSON data (numbers, text, lists, objects)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if isinstance(value, decimal.Decimal):
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _iso_duration(value)
+    return str(value)
+
+
+def _iso_duration(value: dt.timedelta) -> str:
+    total = value.total_seconds()
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{sign}P{int(days)}D" if days else f"{sign}P"
+    time = ""
+    if hours:
+        time += f"{int(hours)}H"
+    if minutes:
+        time += f"{int(minutes)}M"
+    if seconds or not (days or time):
+        time += f"{seconds:g}S"
+    return text + ("T" + time if time else "")

@@ -1,0 +1,586 @@
+"""Worker configuration: command-line flags > environment variables > defaults.
+
+Every setting has one canonical field on :class:`Settings`, one command-line flag and a list
+of environment variable names (the Camunda 8.8 runtime name first, then the names the official
+SDKs, pyzeebe and older releases use). :func:`load_settings` resolves them and validates the
+result, collecting *every* problem so the operator sees one clear message per problem at start.
+Secret values never appear in those messages or in :meth:`Settings.describe`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import isodate
+from pydantic import BaseModel, ConfigDict
+
+AuthMethod = Literal["none", "basic", "oidc"]
+LogFormat = Literal["plain", "json"]
+DiscoverySourceName = Literal["rest", "operate"]
+
+SAAS_TOKEN_URL = "https://login.cloud.camunda.io/oauth/token"
+SAAS_AUDIENCE = "zeebe.camunda.io"
+SAAS_OPERATE_AUDIENCE = "operate.camunda.io"
+DEFAULT_REGION = "bru-2"
+
+
+class ConfigError(Exception):
+    """Raised by :func:`load_settings` with one line per problem in ``problems``."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Settings(BaseModel):
+    """The validated, immutable worker configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    grpc_address: str = "localhost:26500"
+    grpc_tls: bool = False
+    rest_address: str = "http://localhost:8080"
+    auth_method: AuthMethod = "none"
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_url: str | None = None
+    audience: str | None = None
+    scope: str | None = None
+    cluster_id: str | None = None
+    region: str | None = None
+    ca_certificate_path: str | None = None
+
+    discovery_source: DiscoverySourceName = "rest"
+    operate_url: str | None = None
+    operate_audience: str | None = None
+    discovery_interval: float = 5.0
+    page_size: int = 500
+    variables_batch_size: int = 100
+
+    max_concurrency: int = 32
+    max_per_host: int = 8
+    max_backoff: float = 300.0
+    shard_index: int = 0
+    shard_count: int = 1
+    max_response_bytes: int = 10 * 1024 * 1024
+    secret_prefix: str = "SECRET_"
+
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    log_format: LogFormat = "plain"
+    log_level: str = "INFO"
+    shutdown_grace: float = 10.0
+
+    @property
+    def saas(self) -> bool:
+        return self.cluster_id is not None
+
+    @property
+    def rest_base(self) -> str:
+        """REST base URL without a trailing slash and without ``/v2``."""
+        return _strip_v2(self.rest_address)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as a dict for the start-up log line; secrets are masked."""
+        data = self.model_dump()
+        for name in ("password", "client_secret"):
+            if data[name] is not None:
+                data[name] = "***"
+        return data
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its field, its flag, its environment names and how to parse it."""
+
+    field: str
+    flag: str
+    env: tuple[str, ...]
+    kind: str  # str | bool | int | float | duration | choice
+    help: str
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "grpc_address",
+        "--grpc-address",
+        (
+            "CAMUNDA_CLIENT_GRPCADDRESS",
+            "CAMUNDA_CLIENT_GRPC_ADDRESS",
+            "ZEEBE_GRPC_ADDRESS",
+            "ZEEBE_ADDRESS",
+        ),
+        "str",
+        "Zeebe gRPC gateway, host:port or http(s)://host:port (default localhost:26500)",
+    ),
+    Option(
+        "grpc_tls",
+        "--grpc-tls",
+        ("CAMUNDA_CLIENT_GRPC_TLS", "CAMUNDA_SECURE_CONNECTION"),
+        "bool",
+        "use TLS for gRPC (implied by an https:// address, SaaS and OAuth)",
+    ),
+    Option(
+        "rest_address",
+        "--rest-address",
+        (
+            "CAMUNDA_CLIENT_RESTADDRESS",
+            "CAMUNDA_CLIENT_REST_ADDRESS",
+            "CAMUNDA_REST_ADDRESS",
+            "ZEEBE_REST_ADDRESS",
+        ),
+        "str",
+        "Orchestration Cluster REST API base URL (default http://localhost:8080)",
+    ),
+    Option(
+        "auth_method",
+        "--auth-method",
+        ("CAMUNDA_CLIENT_AUTH_METHOD", "CAMUNDA_AUTH_STRATEGY"),
+        "choice",
+        "cluster authentication: none, basic or oidc (default: oidc when a client id is set, "
+        "basic when a username is set, else none)",
+        choices=("none", "basic", "oidc", "oauth"),
+    ),
+    Option(
+        "username",
+        "--username",
+        ("CAMUNDA_CLIENT_AUTH_USERNAME", "CAMUNDA_BASIC_AUTH_USERNAME"),
+        "str",
+        "basic auth user name",
+    ),
+    Option(
+        "password",
+        "--password",
+        ("CAMUNDA_CLIENT_AUTH_PASSWORD", "CAMUNDA_BASIC_AUTH_PASSWORD"),
+        "str",
+        "basic auth password",
+        secret=True,
+    ),
+    Option(
+        "client_id",
+        "--client-id",
+        ("CAMUNDA_CLIENT_AUTH_CLIENTID", "CAMUNDA_CLIENT_ID", "ZEEBE_CLIENT_ID"),
+        "str",
+        "OAuth client id",
+    ),
+    Option(
+        "client_secret",
+        "--client-secret",
+        ("CAMUNDA_CLIENT_AUTH_CLIENTSECRET", "CAMUNDA_CLIENT_SECRET", "ZEEBE_CLIENT_SECRET"),
+        "str",
+        "OAuth client secret",
+        secret=True,
+    ),
+    Option(
+        "token_url",
+        "--token-url",
+        ("CAMUNDA_CLIENT_AUTH_TOKENURL", "CAMUNDA_OAUTH_URL", "ZEEBE_AUTHORIZATION_SERVER_URL"),
+        "str",
+        f"OAuth token endpoint (SaaS default {SAAS_TOKEN_URL})",
+    ),
+    Option(
+        "audience",
+        "--audience",
+        ("CAMUNDA_CLIENT_AUTH_AUDIENCE", "CAMUNDA_TOKEN_AUDIENCE", "ZEEBE_TOKEN_AUDIENCE"),
+        "str",
+        f"OAuth audience (SaaS default {SAAS_AUDIENCE})",
+    ),
+    Option(
+        "scope",
+        "--scope",
+        ("CAMUNDA_CLIENT_AUTH_SCOPE", "CAMUNDA_TOKEN_SCOPE", "CAMUNDA_CREDENTIALS_SCOPES"),
+        "str",
+        "OAuth scope (e.g. Entra ID '<client>/.default')",
+    ),
+    Option(
+        "cluster_id",
+        "--cluster-id",
+        ("CAMUNDA_CLIENT_CLOUD_CLUSTERID", "CAMUNDA_CLUSTER_ID"),
+        "str",
+        "SaaS cluster id (switches to SaaS addresses and OAuth)",
+    ),
+    Option(
+        "region",
+        "--region",
+        ("CAMUNDA_CLIENT_CLOUD_REGION", "CAMUNDA_CLUSTER_REGION"),
+        "str",
+        f"SaaS region (default {DEFAULT_REGION})",
+    ),
+    Option(
+        "ca_certificate_path",
+        "--ca-certificate-path",
+        ("CAMUNDA_CLIENT_CACERTIFICATEPATH", "CAMUNDA_CA_CERTIFICATE_PATH"),
+        "str",
+        "CA bundle (PEM) for the cluster's TLS certificates",
+    ),
+    Option(
+        "discovery_source",
+        "--discovery-source",
+        ("CONNECTOR_DISCOVERY_SOURCE",),
+        "choice",
+        "where waiting instances are found: rest (REST API v2, 8.8+) or operate "
+        "(Operate API v1, 8.6/8.7)",
+        choices=("rest", "operate"),
+    ),
+    Option(
+        "operate_url",
+        "--operate-url",
+        ("CAMUNDA_OPERATE_CLIENT_URL", "OPERATE_CLIENT_BASEURL"),
+        "str",
+        "Operate base URL for --discovery-source operate (default: the REST address)",
+    ),
+    Option(
+        "operate_audience",
+        "--operate-audience",
+        ("CAMUNDA_OPERATE_CLIENT_AUDIENCE", "OPERATE_CLIENT_AUDIENCE"),
+        "str",
+        f"OAuth audience for Operate (SaaS default {SAAS_OPERATE_AUDIENCE})",
+    ),
+    Option(
+        "discovery_interval",
+        "--discovery-interval",
+        ("CONNECTOR_DISCOVERY_INTERVAL", "CAMUNDA_CONNECTOR_POLLING_INTERVAL"),
+        "duration",
+        "how often definitions and waiting instances are discovered: seconds or ISO 8601 "
+        "(default 5; CAMUNDA_CONNECTOR_POLLING_INTERVAL is read in milliseconds)",
+    ),
+    Option(
+        "page_size",
+        "--page-size",
+        ("CONNECTOR_PAGE_SIZE", "CAMUNDA_CONNECTOR_PROCESSDEFINITIONSEARCH_PAGESIZE"),
+        "int",
+        "page size of search queries (default 500)",
+    ),
+    Option(
+        "variables_batch_size",
+        "--variables-batch-size",
+        ("CONNECTOR_VARIABLES_BATCH_SIZE",),
+        "int",
+        "process instances per variables search (default 100)",
+    ),
+    Option(
+        "max_concurrency",
+        "--max-concurrency",
+        ("CONNECTOR_MAX_CONCURRENCY",),
+        "int",
+        "HTTP requests in flight overall (default 32)",
+    ),
+    Option(
+        "max_per_host",
+        "--max-per-host",
+        ("CONNECTOR_MAX_PER_HOST",),
+        "int",
+        "HTTP requests in flight per polled host (default 8)",
+    ),
+    Option(
+        "max_backoff",
+        "--max-backoff",
+        ("CONNECTOR_MAX_BACKOFF",),
+        "duration",
+        "cap of the exponential backoff after failed polls: seconds or ISO 8601 (default 300)",
+    ),
+    Option(
+        "shard_index",
+        "--shard-index",
+        ("CONNECTOR_SHARD_INDEX",),
+        "int",
+        "this replica's shard, 0..shard-count-1 (default 0)",
+    ),
+    Option(
+        "shard_count",
+        "--shard-count",
+        ("CONNECTOR_SHARD_COUNT",),
+        "int",
+        "number of replicas splitting the waiting instances (default 1)",
+    ),
+    Option(
+        "max_response_bytes",
+        "--max-response-bytes",
+        ("CONNECTOR_MAX_RESPONSE_BYTES",),
+        "int",
+        "largest polled response accepted (default 10485760)",
+    ),
+    Option(
+        "secret_prefix",
+        "--secret-prefix",
+        ("CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_PREFIX", "CONNECTOR_SECRET_PREFIX"),
+        "str",
+        "environment prefix of {{secrets.NAME}} (default SECRET_)",
+    ),
+    Option(
+        "http_host",
+        "--http-host",
+        ("CONNECTOR_HTTP_HOST",),
+        "str",
+        "bind address of the health/metrics port (default 127.0.0.1)",
+    ),
+    Option(
+        "http_port",
+        "--http-port",
+        ("CONNECTOR_HTTP_PORT",),
+        "int",
+        "serve /health/live, /health/ready, /metrics, /inbound on this port (0 = any free port; "
+        "default off)",
+    ),
+    Option(
+        "log_format",
+        "--log-format",
+        ("CONNECTOR_LOG_FORMAT",),
+        "choice",
+        "plain or json (default plain)",
+        choices=("plain", "json"),
+    ),
+    Option(
+        "log_level",
+        "--log-level",
+        ("CONNECTOR_LOG_LEVEL", "LOG_LEVEL"),
+        "choice",
+        "DEBUG, INFO, WARNING or ERROR (default INFO)",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    ),
+    Option(
+        "shutdown_grace",
+        "--shutdown-grace",
+        ("CONNECTOR_SHUTDOWN_GRACE",),
+        "duration",
+        "on SIGTERM, time to finish in-flight publishes: seconds or ISO 8601 (default 10)",
+    ),
+)
+
+OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per option; every default is ``None`` so unset flags fall through."""
+    for opt in OPTIONS:
+        env = ", ".join(opt.env)
+        help_text = f"{opt.help} [env: {env}]"
+        if opt.kind == "bool":
+            parser.add_argument(
+                opt.flag,
+                dest=opt.field,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        else:
+            parser.add_argument(opt.flag, dest=opt.field, default=None, help=help_text)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``"2.5"`` or an ISO 8601 duration such as ``"PT0.5S"``; ValueError else."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    value = isodate.parse_duration(text)
+    if not isinstance(value, dt.timedelta):
+        raise ValueError("calendar durations (years, months) are not allowed here")
+    return value.total_seconds()
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(opt: Option, raw: Any, origin: str) -> Any:
+    """Turn one raw flag/env value into the field's type; ValueError with a reason else."""
+    if opt.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        low = str(raw).strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError("must be true or false")
+    text = str(raw).strip()
+    if opt.kind == "str":
+        return text or None
+    if opt.kind == "choice":
+        value = text.upper() if opt.field == "log_level" else text.lower()
+        if value not in opt.choices:
+            raise ValueError("must be one of " + ", ".join(c for c in opt.choices if c != "oauth"))
+        return "oidc" if value == "oauth" else value
+    if opt.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if opt.kind == "float":
+        return float(text)
+    if opt.kind == "duration":
+        if origin == "CAMUNDA_CONNECTOR_POLLING_INTERVAL":
+            # The reference runtime reads this one in milliseconds.
+            try:
+                return int(text) / 1000.0
+            except ValueError:
+                raise ValueError("must be a whole number of milliseconds") from None
+        try:
+            return parse_duration(text)
+        except (ValueError, isodate.ISO8601Error):
+            raise ValueError("must be seconds (e.g. 5 or 0.5) or an ISO 8601 duration") from None
+    raise AssertionError(opt.kind)
+
+
+def _describe_origin(opt: Option, origin: str) -> str:
+    return f"{origin}" if origin.startswith("--") else f"environment variable {origin}"
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve flags > environment > defaults and validate; raises ConfigError.
+
+    ``flags`` maps field names to raw values (``None`` = not given), as produced by an
+    argparse namespace built with :func:`add_arguments`.
+    """
+    flags = flags or {}
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for opt in OPTIONS:
+        raw: Any = flags.get(opt.field)
+        origin = opt.flag
+        if raw is None:
+            for name in opt.env:
+                if env.get(name, "").strip():
+                    raw, origin = env[name], name
+                    break
+        if raw is None:
+            continue
+        try:
+            value = _convert(opt, raw, origin)
+        except ValueError as exc:
+            shown = "(hidden)" if opt.secret else repr(str(raw))
+            problems.append(f"{_describe_origin(opt, origin)}={shown}: {exc}")
+            continue
+        if value is not None:
+            values[opt.field] = value
+            origins[opt.field] = origin
+    _apply_saas_defaults(values)
+    _infer_auth(values)
+    problems.extend(_check(values, origins))
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**values)
+
+
+def _apply_saas_defaults(values: dict[str, Any]) -> None:
+    cluster = values.get("cluster_id")
+    if not cluster:
+        return
+    region = values.setdefault("region", DEFAULT_REGION)
+    values.setdefault("grpc_address", f"{cluster}.{region}.zeebe.camunda.io:443")
+    values.setdefault("rest_address", f"https://{region}.zeebe.camunda.io/{cluster}")
+    values.setdefault("operate_url", f"https://{region}.operate.camunda.io/{cluster}")
+    values.setdefault("operate_audience", SAAS_OPERATE_AUDIENCE)
+    values.setdefault("token_url", SAAS_TOKEN_URL)
+    values.setdefault("audience", SAAS_AUDIENCE)
+    values.setdefault("auth_method", "oidc")
+    values["grpc_tls"] = True
+
+
+def _infer_auth(values: dict[str, Any]) -> None:
+    if "auth_method" in values:
+        return
+    if values.get("client_id"):
+        values["auth_method"] = "oidc"
+    elif values.get("username"):
+        values["auth_method"] = "basic"
+
+
+def _name(field: str) -> str:
+    opt = OPTIONS_BY_FIELD[field]
+    return f"{opt.flag} / {opt.env[0]}"
+
+
+def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
+    """Cross-field rules; one message per problem, naming the flag and main env name."""
+    problems: list[str] = []
+    method = values.get("auth_method", "none")
+    if method == "basic":
+        for field in ("username", "password"):
+            if not values.get(field):
+                problems.append(f"auth method basic needs {_name(field)}")
+    if method == "oidc":
+        for field in ("client_id", "client_secret", "token_url"):
+            if not values.get(field):
+                problems.append(f"auth method oidc needs {_name(field)}")
+    for field in ("rest_address", "token_url", "operate_url"):
+        url = values.get(field)
+        if url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                problems.append(f"{_name(field)}: {url!r} is not an http(s) URL")
+    grpc = values.get("grpc_address")
+    if grpc is not None and split_grpc_address(grpc) is None:
+        problems.append(
+            f"{_name('grpc_address')}: {grpc!r} is not host:port or http(s)://host:port"
+        )
+    positive = ("page_size", "variables_batch_size", "max_concurrency", "max_per_host")
+    for field in positive:
+        if field in values and values[field] < 1:
+            problems.append(f"{_name(field)}: must be at least 1")
+    for field in ("discovery_interval", "max_backoff"):
+        if field in values and values[field] <= 0:
+            problems.append(f"{_name(field)}: must be greater than zero")
+    if values.get("shutdown_grace", 0) < 0:
+        problems.append(f"{_name('shutdown_grace')}: must not be negative")
+    if values.get("max_response_bytes", 1) < 1:
+        problems.append(f"{_name('max_response_bytes')}: must be at least 1")
+    count = values.get("shard_count", 1)
+    index = values.get("shard_index", 0)
+    if count < 1:
+        problems.append(f"{_name('shard_count')}: must be at least 1")
+    elif not 0 <= index < count:
+        problems.append(f"{_name('shard_index')}: must be between 0 and {count - 1} (shard count)")
+    port = values.get("http_port")
+    if port is not None and not 0 <= port <= 65535:
+        problems.append(f"{_name('http_port')}: must be between 0 and 65535")
+    ca = values.get("ca_certificate_path")
+    if ca is not None and not os.path.isfile(ca):
+        problems.append(f"{_name('ca_certificate_path')}: file {ca!r} does not exist")
+    return problems
+
+
+def split_grpc_address(address: str) -> tuple[str, bool | None] | None:
+    """``host:port`` and whether the scheme asks for TLS (None = no scheme); None if invalid."""
+    tls: bool | None = None
+    text = address.strip()
+    if "://" in text:
+        parsed = urlparse(text)
+        if parsed.scheme not in ("http", "https", "grpc", "grpcs") or not parsed.hostname:
+            return None
+        tls = parsed.scheme in ("https", "grpcs")
+        port = parsed.port or (443 if tls else 26500)
+        return f"{parsed.hostname}:{port}", tls
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        return None
+    return text, tls
+
+
+def _strip_v2(url: str) -> str:
+    url = url.rstrip("/")
+    if url.endswith("/v2"):
+        url = url[: -len("/v2")]
+    return url
+
+
+def option_table() -> list[tuple[str, str, str]]:
+    """(flag, environment names, help) rows, for documentation."""
+    return [(o.flag, ", ".join(o.env), o.help) for o in OPTIONS]

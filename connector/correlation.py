@@ -1,0 +1,203 @@
+"""Decide from a response whether a waiting instance moves on, and with which message.
+
+:func:`evaluate_response` is pure (apart from logging): it evaluates the activation
+condition, correlation key (payload), message id and result mapping of an element against
+the response and returns the :class:`Activation` to publish, or ``None``.
+
+FEEL context: the waiting instance's variables, overlaid with the response fields
+``status``, ``headers``, ``body``, ``reason`` and ``response`` (all four together). On a name
+clash the response wins, so expressions written for Camunda's runtime (which sees only the
+response) behave the same, while new expressions can also use instance variables, e.g.
+``=list contains(body.closed, ticketId)`` with correlation key (payload) ``=ticketId``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.binding import to_json
+from connector.elements import ElementConfig
+from connector.http.response import HttpResponse
+
+log = logging.getLogger(__name__)
+
+
+class CorrelationError(Exception):
+    """An expression of the element gave an unusable result (names element + property)."""
+
+    def __init__(self, element: str, prop: str, reason: str) -> None:
+        super().__init__(f"{element} property '{prop}': {reason}")
+        self.element = element
+        self.property = prop
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A message to publish because a waiting instance's condition was met."""
+
+    message_name: str
+    correlation_key: str
+    message_id: str
+    ttl: dt.timedelta
+    variables: dict[str, Any] = field(repr=False)
+    process_id: str = ""
+    element_id: str = ""
+    element_instance_key: int = 0
+
+
+_warned_lock = threading.Lock()
+_warned: set[tuple[str, str, str]] = set()
+
+
+def response_context(response: HttpResponse, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The FEEL context of the correlation expressions (response names win)."""
+    fields = response.as_feel()
+    context = dict(variables)
+    context.update(fields)
+    context["response"] = fields
+    return context
+
+
+def evaluate_response(
+    config: ElementConfig,
+    response: HttpResponse,
+    variables: Mapping[str, Any],
+    *,
+    element_instance_key: int,
+) -> Activation | None:
+    """The message for this response, or ``None`` when the activation condition is not met.
+
+    ``element_instance_key`` is the key of the waiting element instance: the catch event's,
+    or for a boundary event the attached activity's (the instance that owns the
+    subscription). The default message id is ``<element id><element instance key>``, using
+    the activity's id for a boundary event, as Camunda's runtime does.
+
+    Raises :class:`CorrelationError` when an expression gives an unusable result.
+    """
+    context = response_context(response, variables)
+    if not _condition_met(config, context, element_instance_key):
+        return None
+    correlation_key = _correlation_key(config, context)
+    message_id = _message_id(config, context, element_instance_key)
+    return Activation(
+        message_name=config.message_name,
+        correlation_key=correlation_key,
+        message_id=message_id,
+        ttl=config.effective_message_ttl,
+        variables=_result_variables(config, context, response),
+        process_id=config.process_id,
+        element_id=config.element_id,
+        element_instance_key=element_instance_key,
+    )
+
+
+def _condition_met(config: ElementConfig, context: dict[str, Any], instance: int) -> bool:
+    if config.activation_condition is None:
+        return True
+    result = config.activation_condition.evaluate(context)
+    if result is True:
+        return True
+    if result is not False and result is not None:
+        _warn_once(
+            config,
+            "activationCondition",
+            f"gave {_kind(result)}, not a boolean; treated as not met",
+        )
+    log.debug("%s instance %s: activation condition not met", config.label, instance)
+    return False
+
+
+def _warn_once(config: ElementConfig, prop: str, reason: str) -> None:
+    key = (config.process_id, config.element_id, prop)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    log.warning("%s property '%s': %s", config.label, prop, reason)
+
+
+def _correlation_key(config: ElementConfig, context: dict[str, Any]) -> str:
+    value = config.correlation_key_expression.evaluate(context)
+    text = _key_text(value)
+    if text is None:
+        raise CorrelationError(
+            config.label,
+            "correlationKeyExpression",
+            f"must give a string or a number, but gave {_kind(value)}",
+        )
+    return text
+
+
+def _message_id(config: ElementConfig, context: dict[str, Any], instance: int) -> str:
+    if config.message_id_expression is None:
+        owner = config.attached_to if config.kind == "boundary" and config.attached_to else None
+        return f"{owner or config.element_id}{instance}"
+    value = config.message_id_expression.evaluate(context)
+    text = _key_text(value)
+    if not text:
+        raise CorrelationError(
+            config.label,
+            "messageIdExpression",
+            f"must give a non-empty string or a number, but gave {_kind(value)}",
+        )
+    return text
+
+
+def _result_variables(
+    config: ElementConfig, context: dict[str, Any], response: HttpResponse
+) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    if config.result_variable:
+        variables[config.result_variable] = to_json(response.as_feel())
+    if config.result_expression is not None:
+        value = config.result_expression.evaluate(context)
+        if value is None:
+            raise CorrelationError(
+                config.label, "resultExpression", "gave null; it must give a context"
+            )
+        if not isinstance(value, Mapping):
+            raise CorrelationError(
+                config.label, "resultExpression", f"must give a context, but gave {_kind(value)}"
+            )
+        variables.update(to_json(value))
+    return variables
+
+
+def _key_text(value: Any) -> str | None:
+    """String or number as text (integral numbers without a fraction), else ``None``."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, decimal.Decimal):
+        if value == value.to_integral_value():
+            return str(int(value))
+        return format(value.normalize(), "f")
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, Mapping):
+        return "a context"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, int | float | decimal.Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__

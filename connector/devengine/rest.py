@@ -1,0 +1,1341 @@
+"""Orchestration Cluster REST API v2 (Camunda 8.8 shapes) served over the development engine.
+
+A small stdlib HTTP server (one thread per connection) in front of ``Engine``. It follows the
+8.8 conventions: JSON bodies with camelCase fields, keys as strings, RFC 3339 dates, searches
+``{filter, sort, page}`` answered with ``{items, page: {totalItems, hasMoreTotalItems,
+startCursor, endCursor}}``, and RFC 9457 problem documents for errors.
+
+The search machinery (filter operators, sorting, offset and cursor paging) is generic; each
+endpoint only declares its fields, how the engine pre-filters on indexed fields, and how one
+record turns into a JSON item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import functools
+import hmac
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from .engine import Engine
+from .errors import EngineError
+from .records import (
+    DEFAULT_TENANT,
+    ElementInstanceRecord,
+    IncidentRecord,
+    MessageSubscriptionRecord,
+    ProcessDefinitionRecord,
+    ProcessInstanceRecord,
+    VariableRecord,
+)
+
+__all__ = [
+    "DEFAULT_TRUNCATION_LIMIT",
+    "ApiError",
+    "AuthConfig",
+    "RestApi",
+    "RestServer",
+]
+
+log = logging.getLogger(__name__)
+
+# Camunda's secondary storage cuts variable values longer than this in search results (the
+# full value stays available through GET /v2/variables/{key}).
+DEFAULT_TRUNCATION_LIMIT = 8191
+DEFAULT_PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 10_000
+# Upper bound of a request body; anything larger is refused before being read.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+Json = Any
+JsonObject = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------- auth
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Optional credentials both interfaces demand; no credentials configured = no auth.
+
+    With ``username`` set, HTTP Basic with that user and ``password`` is accepted; with
+    ``bearer_token`` set, ``Authorization: Bearer <token>`` is accepted. Both may be set.
+    Secrets are kept out of ``repr`` so the config can be logged.
+    """
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    bearer_token: str | None = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.username is not None or self.bearer_token is not None
+
+    @property
+    def scheme(self) -> str:
+        """The challenge to send back (``WWW-Authenticate``) when credentials are missing."""
+        return "Basic" if self.username is not None else "Bearer"
+
+    def accepts(self, authorization: str | None) -> bool:
+        """Whether an ``Authorization`` header value grants access (constant-time compares)."""
+        if not self.enabled:
+            return True
+        if not authorization:
+            return False
+        scheme, _, credentials = authorization.strip().partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and self.bearer_token is not None:
+            return hmac.compare_digest(credentials.encode(), self.bearer_token.encode())
+        if scheme.lower() == "basic" and self.username is not None:
+            try:
+                decoded = base64.b64decode(credentials, validate=True)
+            except (binascii.Error, ValueError):
+                return False
+            expected = f"{self.username}:{self.password or ''}".encode()
+            return hmac.compare_digest(decoded, expected)
+        return False
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class ApiError(Exception):
+    """An error answered as an RFC 9457 problem document."""
+
+    def __init__(self, status: int, detail: str, title: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+
+
+_ENGINE_STATUS = {
+    "NOT_FOUND": 404,
+    "INVALID_ARGUMENT": 400,
+    "ALREADY_EXISTS": 409,
+    "FAILED_PRECONDITION": 409,
+    # Camunda answers broker backpressure with 503 and the title RESOURCE_EXHAUSTED.
+    "RESOURCE_EXHAUSTED": 503,
+}
+
+
+def api_error_from_engine(error: EngineError) -> ApiError:
+    status = _ENGINE_STATUS.get(error.code, 500)
+    return ApiError(status, error.message, title=error.code)
+
+
+def problem_document(error: ApiError, instance: str) -> JsonObject:
+    return {
+        "type": "about:blank",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "instance": instance,
+    }
+
+
+# ---------------------------------------------------------------------------- value helpers
+
+
+def format_date(epoch_ms: int | None) -> str | None:
+    """Epoch milliseconds as an RFC 3339 UTC timestamp with milliseconds."""
+    if epoch_ms is None:
+        return None
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def parse_date(text: str, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"'{where}' must be an RFC 3339 date-time, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def key_text(key: int | None) -> str | None:
+    return None if key is None else str(key)
+
+
+_KEY_PATTERN = re.compile(r"^-?[0-9]{1,25}$")
+
+
+def parse_key(value: Json, where: str) -> int:
+    """A key as the API accepts it: a string of digits (numbers tolerated)."""
+    if isinstance(value, bool):
+        raise ApiError(400, f"'{where}' must be a key (a string of digits), got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _KEY_PATTERN.match(value):
+        return int(value)
+    raise ApiError(400, f"'{where}' must be a key (a string of digits), got {value!r}")
+
+
+# ---------------------------------------------------------------------------- search filters
+
+FieldKind = Literal["string", "key", "int", "bool", "enum", "date"]
+
+_OPERATORS: dict[FieldKind, frozenset[str]] = {
+    "string": frozenset({"$eq", "$neq", "$exists", "$in", "$notIn", "$like"}),
+    "enum": frozenset({"$eq", "$neq", "$exists", "$in", "$notIn", "$like"}),
+    "key": frozenset({"$eq", "$neq", "$exists", "$in", "$notIn"}),
+    "int": frozenset({"$eq", "$neq", "$exists", "$in", "$notIn", "$gt", "$gte", "$lt", "$lte"}),
+    "date": frozenset({"$eq", "$neq", "$exists", "$in", "$notIn", "$gt", "$gte", "$lt", "$lte"}),
+    "bool": frozenset({"$eq", "$neq", "$exists"}),
+}
+
+Predicate = Callable[[JsonObject], bool]
+
+
+def _normalise(kind: FieldKind, value: Json, where: str) -> Json:
+    """A filter operand checked against the field's type and put in comparable form."""
+    if kind == "key":
+        return parse_key(value, where)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiError(400, f"'{where}' must be an integer, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ApiError(400, f"'{where}' must be a boolean, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ApiError(400, f"'{where}' must be a string, got {value!r}")
+    if kind == "date":
+        return parse_date(value, where)
+    return value
+
+
+def _item_value(kind: FieldKind, value: Json) -> Json:
+    """An item's JSON value in the same comparable form as ``_normalise`` gives operands."""
+    if value is None:
+        return None
+    if kind == "key":
+        return int(value)
+    if kind == "date":
+        return parse_date(value, "date")
+    return value
+
+
+def like_pattern(pattern: str) -> re.Pattern[str]:
+    """Camunda's ``$like``: ``*`` any run, ``?`` one character, backslash escapes."""
+    out: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            out.append(re.escape(char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    if escaped:
+        out.append(re.escape("\\"))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _operator_predicate(
+    name: str, kind: FieldKind, operator: str, operand: Json, where: str
+) -> Predicate:
+    def value_of(item: JsonObject) -> Json:
+        return _item_value(kind, item.get(name))
+
+    if operator == "$exists":
+        if not isinstance(operand, bool):
+            raise ApiError(400, f"'{where}' must be a boolean, got {operand!r}")
+        return lambda item: (item.get(name) is not None) == operand
+    if operator in ("$in", "$notIn"):
+        if not isinstance(operand, list):
+            raise ApiError(400, f"'{where}' must be an array, got {operand!r}")
+        members = [_normalise(kind, member, f"{where}[{i}]") for i, member in enumerate(operand)]
+        if operator == "$in":
+            return lambda item: value_of(item) in members
+        return lambda item: value_of(item) not in members
+    if operator == "$like":
+        if not isinstance(operand, str):
+            raise ApiError(400, f"'{where}' must be a string, got {operand!r}")
+        regex = like_pattern(operand)
+        return lambda item: isinstance(item.get(name), str) and bool(regex.fullmatch(item[name]))
+    expected = _normalise(kind, operand, where)
+    compare: dict[str, Callable[[Any, Any], bool]] = {
+        "$eq": lambda a, b: a == b,
+        "$neq": lambda a, b: a != b,
+        "$gt": lambda a, b: a is not None and a > b,
+        "$gte": lambda a, b: a is not None and a >= b,
+        "$lt": lambda a, b: a is not None and a < b,
+        "$lte": lambda a, b: a is not None and a <= b,
+    }
+    check = compare[operator]
+    return lambda item: check(value_of(item), expected)
+
+
+def compile_filter(
+    raw: Json, fields: Mapping[str, FieldKind]
+) -> tuple[list[Predicate], JsonObject]:
+    """Validate a search ``filter`` and turn it into predicates over JSON items.
+
+    Returns the predicates (all must hold) and the plain-equality operands by field name, which
+    the endpoint may push down to the engine's indexes.
+    """
+    if raw is None:
+        return [], {}
+    if not isinstance(raw, dict):
+        raise ApiError(400, f"'filter' must be an object, got {type(raw).__name__}")
+    predicates: list[Predicate] = []
+    equalities: JsonObject = {}
+    for name, condition in raw.items():
+        where = f"filter.{name}"
+        kind = fields.get(name)
+        if kind is None:
+            allowed = ", ".join(sorted(fields))
+            raise ApiError(400, f"Unknown filter field '{name}'; supported: {allowed}")
+        if isinstance(condition, dict):
+            if not condition:
+                raise ApiError(400, f"'{where}' must name at least one operator")
+            for operator, operand in condition.items():
+                if operator not in _OPERATORS[kind]:
+                    allowed = ", ".join(sorted(_OPERATORS[kind]))
+                    raise ApiError(
+                        400, f"Unsupported operator '{operator}' in '{where}'; supported: {allowed}"
+                    )
+                predicates.append(
+                    _operator_predicate(name, kind, operator, operand, f"{where}.{operator}")
+                )
+                if operator == "$eq":
+                    equalities[name] = _normalise(kind, operand, f"{where}.{operator}")
+        else:
+            predicates.append(_operator_predicate(name, kind, "$eq", condition, where))
+            equalities[name] = _normalise(kind, condition, where)
+    return predicates, equalities
+
+
+# ---------------------------------------------------------------------------- sort and page
+
+
+@dataclass(frozen=True)
+class SortSpec:
+    fields: tuple[tuple[str, bool], ...]  # (field, descending)
+
+
+def parse_sort(raw: Json, allowed: Mapping[str, FieldKind], key_field: str) -> SortSpec:
+    if raw is None:
+        return SortSpec(((key_field, False),))
+    if not isinstance(raw, list):
+        raise ApiError(400, f"'sort' must be an array, got {type(raw).__name__}")
+    fields: list[tuple[str, bool]] = []
+    for index, entry in enumerate(raw):
+        where = f"sort[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("field"), str):
+            raise ApiError(400, f"'{where}.field' is required and must be a string")
+        name = entry["field"]
+        if name not in allowed:
+            supported = ", ".join(sorted(allowed))
+            raise ApiError(400, f"'{where}.field' {name!r} is not sortable; supported: {supported}")
+        order = entry.get("order", "ASC")
+        if not isinstance(order, str) or order.upper() not in ("ASC", "DESC"):
+            raise ApiError(400, f"'{where}.order' must be ASC or DESC, got {order!r}")
+        fields.append((name, order.upper() == "DESC"))
+    if all(name != key_field for name, _ in fields):
+        # The unique key breaks ties so that cursors point at exactly one position.
+        fields.append((key_field, False))
+    return SortSpec(tuple(fields))
+
+
+def _sortable(kind: FieldKind, value: Json) -> Json:
+    """A JSON-serialisable value that orders correctly (keys numerically, not as text)."""
+    if value is None:
+        return None
+    if kind == "key":
+        return int(value)
+    return value
+
+
+def _compare(left: Sequence[Json], right: Sequence[Json], sort: SortSpec) -> int:
+    for (_, descending), a, b in zip(sort.fields, left, right, strict=False):
+        if a == b:
+            continue
+        if a is None or b is None:
+            result = -1 if a is None else 1  # nulls first in ascending order
+        elif type(a) is not type(b):
+            result = -1 if type(a).__name__ < type(b).__name__ else 1
+        else:
+            result = -1 if a < b else 1
+        return -result if descending else result
+    return 0
+
+
+def encode_cursor(values: Sequence[Json]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode()
+
+
+def decode_cursor(cursor: Json, where: str, width: int) -> list[Json]:
+    if not isinstance(cursor, str):
+        raise ApiError(400, f"'{where}' must be a cursor string, got {cursor!r}")
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ApiError(400, f"'{where}' is not a cursor this server issued") from None
+    if not isinstance(values, list) or len(values) != width:
+        raise ApiError(400, f"'{where}' does not match the requested sort order")
+    return values
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    offset: int = 0
+    after: list[Json] | None = None
+    before: list[Json] | None = None
+
+
+def parse_page(raw: Json, width: int) -> PageRequest:
+    if raw is None:
+        return PageRequest(DEFAULT_PAGE_LIMIT)
+    if not isinstance(raw, dict):
+        raise ApiError(400, f"'page' must be an object, got {type(raw).__name__}")
+    unknown = set(raw) - {"limit", "from", "after", "before"}
+    if unknown:
+        raise ApiError(400, f"Unknown page field 'page.{sorted(unknown)[0]}'")
+    modes = [name for name in ("from", "after", "before") if raw.get(name) is not None]
+    if len(modes) > 1:
+        raise ApiError(400, f"'page' accepts only one of from, after, before; got {modes}")
+    limit = raw.get("limit", DEFAULT_PAGE_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise ApiError(400, f"'page.limit' must be an integer 1..{MAX_PAGE_LIMIT}, got {limit!r}")
+    offset = raw.get("from", 0) or 0
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ApiError(400, f"'page.from' must be an integer >= 0, got {offset!r}")
+    after = raw.get("after")
+    before = raw.get("before")
+    return PageRequest(
+        limit=limit,
+        offset=offset,
+        after=None if after is None else decode_cursor(after, "page.after", width),
+        before=None if before is None else decode_cursor(before, "page.before", width),
+    )
+
+
+def paginate(
+    items: list[JsonObject], sort: SortSpec, kinds: Mapping[str, FieldKind], page: PageRequest
+) -> JsonObject:
+    """Sort, slice and describe one page; returns the response body ``{items, page}``."""
+
+    def values_of(item: JsonObject) -> list[Json]:
+        return [_sortable(kinds[name], item.get(name)) for name, _ in sort.fields]
+
+    def by_values(a: tuple[list[Json], JsonObject], b: tuple[list[Json], JsonObject]) -> int:
+        return _compare(a[0], b[0], sort)
+
+    keyed = [(values_of(item), item) for item in items]
+    keyed.sort(key=functools.cmp_to_key(by_values))
+    if page.after is not None:
+        cursor = page.after
+        chosen = [entry for entry in keyed if _compare(entry[0], cursor, sort) > 0][: page.limit]
+    elif page.before is not None:
+        cursor = page.before
+        chosen = [entry for entry in keyed if _compare(entry[0], cursor, sort) < 0]
+        chosen = chosen[-page.limit :]
+    else:
+        chosen = keyed[page.offset : page.offset + page.limit]
+    return {
+        "items": [item for _, item in chosen],
+        "page": {
+            "totalItems": len(items),
+            "hasMoreTotalItems": False,
+            "startCursor": encode_cursor(chosen[0][0]) if chosen else None,
+            "endCursor": encode_cursor(chosen[-1][0]) if chosen else None,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- JSON items
+
+
+def process_definition_item(record: ProcessDefinitionRecord) -> JsonObject:
+    return {
+        "name": record.name,
+        "resourceName": record.resource_name,
+        "version": record.version,
+        "versionTag": record.version_tag,
+        "processDefinitionId": record.bpmn_process_id,
+        "tenantId": record.tenant_id,
+        "processDefinitionKey": str(record.key),
+        "hasStartForm": False,
+    }
+
+
+def process_instance_item(record: ProcessInstanceRecord) -> JsonObject:
+    return {
+        "processDefinitionId": record.bpmn_process_id,
+        "processDefinitionName": record.process_definition_name or record.bpmn_process_id,
+        "processDefinitionVersion": record.version,
+        "processDefinitionVersionTag": record.version_tag,
+        "startDate": format_date(record.start_ms),
+        "endDate": format_date(record.end_ms),
+        "state": record.state,
+        "hasIncident": record.has_incident,
+        "tenantId": record.tenant_id,
+        "processInstanceKey": str(record.key),
+        "processDefinitionKey": str(record.process_definition_key),
+        "parentProcessInstanceKey": key_text(record.parent_process_instance_key),
+        "parentElementInstanceKey": key_text(record.parent_element_instance_key),
+    }
+
+
+def element_instance_item(record: ElementInstanceRecord) -> JsonObject:
+    return {
+        "processDefinitionId": record.bpmn_process_id,
+        "startDate": format_date(record.start_ms),
+        "endDate": format_date(record.end_ms),
+        "elementId": record.element_id,
+        # Camunda falls back to the id for unnamed elements; the field is required.
+        "elementName": record.element_name or record.element_id,
+        "type": record.type,
+        "state": record.state,
+        "hasIncident": record.has_incident,
+        "tenantId": record.tenant_id,
+        "elementInstanceKey": str(record.key),
+        "processInstanceKey": str(record.process_instance_key),
+        "processDefinitionKey": str(record.process_definition_key),
+        "incidentKey": key_text(record.incident_key),
+    }
+
+
+def message_subscription_item(record: MessageSubscriptionRecord) -> JsonObject:
+    return {
+        "messageSubscriptionKey": str(record.key),
+        "processDefinitionId": record.process_definition_id,
+        "processDefinitionKey": str(record.process_definition_key),
+        "processInstanceKey": str(record.process_instance_key),
+        "elementId": record.element_id,
+        "elementInstanceKey": str(record.element_instance_key),
+        "messageSubscriptionState": record.state,
+        "lastUpdatedDate": format_date(record.last_updated_ms),
+        "messageName": record.message_name,
+        "correlationKey": record.correlation_key,
+        "tenantId": record.tenant_id,
+    }
+
+
+def incident_item(record: IncidentRecord) -> JsonObject:
+    return {
+        "processDefinitionId": record.bpmn_process_id,
+        "errorType": record.error_type,
+        "errorMessage": record.error_message,
+        "elementId": record.element_id,
+        "creationTime": format_date(record.creation_ms),
+        "state": record.state,
+        "tenantId": record.tenant_id,
+        "incidentKey": str(record.key),
+        "processDefinitionKey": str(record.process_definition_key),
+        "processInstanceKey": str(record.process_instance_key),
+        "elementInstanceKey": str(record.element_instance_key),
+        "jobKey": key_text(record.job_key),
+    }
+
+
+def variable_item(record: VariableRecord, truncate_at: int | None) -> JsonObject:
+    """A variable search item; ``truncate_at`` None returns the full value."""
+    truncated = truncate_at is not None and len(record.value) > truncate_at
+    return {
+        "name": record.name,
+        "value": record.value[:truncate_at] if truncated else record.value,
+        "isTruncated": truncated,
+        "tenantId": record.tenant_id,
+        "variableKey": str(record.key),
+        "scopeKey": str(record.scope_key),
+        "processInstanceKey": str(record.process_instance_key),
+    }
+
+
+def variable_result(record: VariableRecord) -> JsonObject:
+    """GET /v2/variables/{key}: always the full value, no truncation flag."""
+    return {
+        "name": record.name,
+        "value": record.value,
+        "tenantId": record.tenant_id,
+        "variableKey": str(record.key),
+        "scopeKey": str(record.scope_key),
+        "processInstanceKey": str(record.process_instance_key),
+    }
+
+
+# ---------------------------------------------------------------------------- endpoint specs
+
+PROCESS_DEFINITION_FIELDS: dict[str, FieldKind] = {
+    "name": "string",
+    "isLatestVersion": "bool",
+    "resourceName": "string",
+    "version": "int",
+    "versionTag": "string",
+    "processDefinitionId": "string",
+    "tenantId": "string",
+    "processDefinitionKey": "key",
+    "hasStartForm": "bool",
+}
+PROCESS_DEFINITION_SORT = {
+    name: kind
+    for name, kind in PROCESS_DEFINITION_FIELDS.items()
+    if name not in ("isLatestVersion", "hasStartForm")
+}
+
+PROCESS_INSTANCE_FIELDS: dict[str, FieldKind] = {
+    "processDefinitionId": "string",
+    "processDefinitionName": "string",
+    "processDefinitionVersion": "int",
+    "processDefinitionVersionTag": "string",
+    "processDefinitionKey": "key",
+    "processInstanceKey": "key",
+    "parentProcessInstanceKey": "key",
+    "parentElementInstanceKey": "key",
+    "startDate": "date",
+    "endDate": "date",
+    "state": "enum",
+    "hasIncident": "bool",
+    "tenantId": "string",
+}
+
+ELEMENT_INSTANCE_FIELDS: dict[str, FieldKind] = {
+    "processDefinitionId": "string",
+    "state": "enum",
+    "type": "enum",
+    "elementId": "string",
+    "elementName": "string",
+    "hasIncident": "bool",
+    "tenantId": "string",
+    "elementInstanceKey": "key",
+    "processInstanceKey": "key",
+    "processDefinitionKey": "key",
+    "incidentKey": "key",
+    "startDate": "date",
+    "endDate": "date",
+    "elementInstanceScopeKey": "key",
+}
+ELEMENT_INSTANCE_SORT = {
+    name: kind
+    for name, kind in ELEMENT_INSTANCE_FIELDS.items()
+    if name not in ("hasIncident", "elementInstanceScopeKey")
+}
+
+MESSAGE_SUBSCRIPTION_FIELDS: dict[str, FieldKind] = {
+    "messageSubscriptionKey": "key",
+    "processDefinitionId": "string",
+    "processDefinitionKey": "key",
+    "processInstanceKey": "key",
+    "elementId": "string",
+    "elementInstanceKey": "key",
+    "messageSubscriptionState": "enum",
+    "lastUpdatedDate": "date",
+    "messageName": "string",
+    "correlationKey": "string",
+    "tenantId": "string",
+}
+
+INCIDENT_FIELDS: dict[str, FieldKind] = {
+    "processDefinitionId": "string",
+    "errorType": "enum",
+    "errorMessage": "string",
+    "elementId": "string",
+    "creationTime": "date",
+    "state": "enum",
+    "tenantId": "string",
+    "incidentKey": "key",
+    "processDefinitionKey": "key",
+    "processInstanceKey": "key",
+    "elementInstanceKey": "key",
+    "jobKey": "key",
+}
+INCIDENT_SORT = {name: kind for name, kind in INCIDENT_FIELDS.items() if name != "errorMessage"}
+
+VARIABLE_FIELDS: dict[str, FieldKind] = {
+    "name": "string",
+    "value": "string",
+    "tenantId": "string",
+    "isTruncated": "bool",
+    "variableKey": "key",
+    "scopeKey": "key",
+    "processInstanceKey": "key",
+}
+VARIABLE_SORT = {name: kind for name, kind in VARIABLE_FIELDS.items() if name != "isTruncated"}
+
+R = TypeVar("R")
+
+
+def _record_key(record: Any) -> int:
+    key: int = record.key
+    return key
+
+
+@dataclass(frozen=True)
+class SearchEndpoint(Generic[R]):
+    """What one search endpoint needs: its fields, the engine query and the item mapping.
+
+    ``pushdown`` maps JSON filter fields to keyword arguments of ``query`` (the engine filters
+    those by equality through its indexes). ``engine_only`` fields are filters that are not item
+    fields (e.g. ``isLatestVersion``); they must be pushed down and take plain values only.
+    """
+
+    fields: Mapping[str, FieldKind]
+    sortable: Mapping[str, FieldKind]
+    key_field: str
+    pushdown: Mapping[str, str]
+    query: Callable[..., list[R]]
+    record_key: Callable[[R], int]
+    to_item: Callable[[R], JsonObject]
+    engine_only: frozenset[str] = frozenset()
+
+
+def search(body: JsonObject, endpoint: SearchEndpoint[R]) -> JsonObject:
+    """Run one search request: validate, query the engine, filter, sort, page."""
+    unknown = set(body) - {"filter", "sort", "page"}
+    if unknown:
+        raise ApiError(400, f"Unknown request field '{sorted(unknown)[0]}'")
+    raw_filter = body.get("filter")
+    if raw_filter is not None and not isinstance(raw_filter, dict):
+        raise ApiError(400, f"'filter' must be an object, got {type(raw_filter).__name__}")
+    raw_filter = raw_filter or {}
+    engine_filter = {k: v for k, v in raw_filter.items() if k in endpoint.engine_only}
+    item_filter = {k: v for k, v in raw_filter.items() if k not in endpoint.engine_only}
+    for name, value in engine_filter.items():
+        if isinstance(value, dict):
+            raise ApiError(400, f"'filter.{name}' supports only a plain value")
+    item_fields = {k: v for k, v in endpoint.fields.items() if k not in endpoint.engine_only}
+    _, engine_equalities = compile_filter(engine_filter, endpoint.fields)
+    predicates, equalities = compile_filter(item_filter, item_fields)
+    sort = parse_sort(body.get("sort"), endpoint.sortable, endpoint.key_field)
+    page = parse_page(body.get("page"), len(sort.fields))
+    arguments = {
+        endpoint.pushdown[name]: value
+        for name, value in {**equalities, **engine_equalities}.items()
+        if name in endpoint.pushdown
+    }
+    records = endpoint.query(**arguments)
+    if sort.fields == ((endpoint.key_field, False),) and _fully_pushed(raw_filter, endpoint):
+        # The common discovery query (equality filters, key order) over possibly 100,000s of
+        # records: page by key without building JSON for records outside the page.
+        return _page_by_key(records, endpoint, page)
+    items = [endpoint.to_item(record) for record in records]
+    matches = [item for item in items if all(check(item) for check in predicates)]
+    return paginate(matches, sort, endpoint.fields, page)
+
+
+def _fully_pushed(raw_filter: JsonObject, endpoint: SearchEndpoint[Any]) -> bool:
+    return all(
+        name in endpoint.pushdown and (not isinstance(value, dict) or set(value) == {"$eq"})
+        for name, value in raw_filter.items()
+    )
+
+
+def _cursor_key(cursor: list[Json], where: str) -> int:
+    [value] = cursor
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"'{where}' does not match the requested sort order")
+    return value
+
+
+def _page_by_key(records: list[R], endpoint: SearchEndpoint[R], page: PageRequest) -> JsonObject:
+    """One page of ``records``, which the engine returns sorted by key (binary search)."""
+    if page.after is not None:
+        cursor = _cursor_key(page.after, "page.after")
+        start = bisect.bisect_right(records, cursor, key=endpoint.record_key)
+        chosen = records[start : start + page.limit]
+    elif page.before is not None:
+        cursor = _cursor_key(page.before, "page.before")
+        end = bisect.bisect_left(records, cursor, key=endpoint.record_key)
+        chosen = records[max(0, end - page.limit) : end]
+    else:
+        chosen = records[page.offset : page.offset + page.limit]
+    return {
+        "items": [endpoint.to_item(record) for record in chosen],
+        "page": {
+            "totalItems": len(records),
+            "hasMoreTotalItems": False,
+            "startCursor": encode_cursor([endpoint.record_key(chosen[0])]) if chosen else None,
+            "endCursor": encode_cursor([endpoint.record_key(chosen[-1])]) if chosen else None,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- body helpers
+
+
+def _field(body: JsonObject, name: str, kinds: tuple[type, ...], default: Json = None) -> Json:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) and bool not in kinds:
+        raise ApiError(400, f"'{name}' has the wrong type: {type(value).__name__}")
+    if not isinstance(value, kinds):
+        expected = " or ".join(kind.__name__ for kind in kinds)
+        raise ApiError(400, f"'{name}' must be of type {expected}, got {type(value).__name__}")
+    return value
+
+
+def _variables(body: JsonObject, name: str = "variables") -> JsonObject:
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(400, f"'{name}' must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+Handler = Callable[["Request"], "Response"]
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: JsonObject
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Response:
+    status: int
+    body: Json = None
+    content_type: str = "application/json"
+
+
+class RestApi:
+    """Routes and handlers, independent of the HTTP transport (easy to reason about)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        truncation_limit: int = DEFAULT_TRUNCATION_LIMIT,
+        grpc_host: str = "127.0.0.1",
+        grpc_port: int = 26500,
+        request_timeout_ms: int = 10_000,
+    ) -> None:
+        self.engine = engine
+        self.truncation_limit = truncation_limit
+        self.grpc_host = grpc_host
+        self.grpc_port = grpc_port
+        self.request_timeout_ms = request_timeout_ms
+        key = r"(?P<key>[^/]+)"
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"/v2/topology"), self.topology),
+            ("GET", re.compile(r"/v2/status"), self.status),
+            ("POST", re.compile(r"/v2/process-definitions/search"), self.search_definitions),
+            ("GET", re.compile(rf"/v2/process-definitions/{key}/xml"), self.definition_xml),
+            ("GET", re.compile(rf"/v2/process-definitions/{key}"), self.get_definition),
+            ("POST", re.compile(r"/v2/process-instances/search"), self.search_instances),
+            ("POST", re.compile(r"/v2/process-instances"), self.create_instance),
+            ("GET", re.compile(rf"/v2/process-instances/{key}"), self.get_instance),
+            ("POST", re.compile(rf"/v2/process-instances/{key}/cancellation"), self.cancel),
+            ("POST", re.compile(r"/v2/element-instances/search"), self.search_elements),
+            ("GET", re.compile(rf"/v2/element-instances/{key}"), self.get_element),
+            ("PUT", re.compile(rf"/v2/element-instances/{key}/variables"), self.set_variables),
+            ("POST", re.compile(r"/v2/incidents/search"), self.search_incidents),
+            ("GET", re.compile(rf"/v2/incidents/{key}"), self.get_incident),
+            ("POST", re.compile(rf"/v2/incidents/{key}/resolution"), self.resolve_incident),
+            ("POST", re.compile(r"/v2/message-subscriptions/search"), self.search_subscriptions),
+            ("POST", re.compile(r"/v2/messages/publication"), self.publish),
+            ("POST", re.compile(r"/v2/variables/search"), self.search_variables),
+            ("GET", re.compile(rf"/v2/variables/{key}"), self.get_variable),
+        ]
+
+    # -------------------------------------------------------------- dispatch
+
+    def handle(self, request: Request) -> Response:
+        """Route a request; every failure becomes a problem document."""
+        try:
+            handler = self._route(request)
+            return handler(request)
+        except EngineError as error:
+            return self._problem(api_error_from_engine(error), request.path)
+        except ApiError as error:
+            return self._problem(error, request.path)
+        except Exception:  # never let a bug kill the connection without an answer
+            log.exception("REST %s %s failed", request.method, request.path)
+            return self._problem(
+                ApiError(500, "Unexpected error; see the server log"), request.path
+            )
+
+    def _route(self, request: Request) -> Handler:
+        path_matched = False
+        for method, pattern, handler in self.routes:
+            match = pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            path_matched = True
+            if method == request.method:
+                request.params = match.groupdict()
+                return handler
+        if path_matched:
+            raise ApiError(405, f"Method {request.method} is not allowed on {request.path}")
+        raise ApiError(404, f"No endpoint {request.method} {request.path}")
+
+    @staticmethod
+    def _problem(error: ApiError, instance: str) -> Response:
+        return Response(error.status, problem_document(error, instance), "application/problem+json")
+
+    # -------------------------------------------------------------- cluster
+
+    def topology(self, request: Request) -> Response:
+        info = self.engine.topology(self.grpc_host, self.grpc_port)
+        brokers = [
+            {
+                "nodeId": broker.node_id,
+                "host": broker.host,
+                "port": broker.port,
+                "partitions": [
+                    {
+                        "partitionId": broker.partition_id,
+                        "role": broker.role,
+                        "health": broker.health,
+                    }
+                ],
+                "version": broker.version,
+            }
+            for broker in info.brokers
+        ]
+        body = {
+            "brokers": brokers,
+            "clusterSize": info.cluster_size,
+            "partitionsCount": info.partitions_count,
+            "replicationFactor": info.replication_factor,
+            "gatewayVersion": info.gateway_version,
+            "lastCompletedChangeId": "-1",
+        }
+        return Response(200, body)
+
+    def status(self, request: Request) -> Response:
+        return Response(204)
+
+    # -------------------------------------------------------------- process definitions
+
+    def search_definitions(self, request: Request) -> Response:
+        endpoint = SearchEndpoint(
+            fields=PROCESS_DEFINITION_FIELDS,
+            sortable=PROCESS_DEFINITION_SORT,
+            key_field="processDefinitionKey",
+            pushdown={
+                "processDefinitionKey": "key",
+                "processDefinitionId": "bpmn_process_id",
+                "isLatestVersion": "is_latest",
+                "tenantId": "tenant_id",
+            },
+            query=self.engine.process_definitions,
+            record_key=_record_key,
+            to_item=process_definition_item,
+            engine_only=frozenset({"isLatestVersion"}),
+        )
+        return Response(200, search(request.body, endpoint))
+
+    def get_definition(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "processDefinitionKey")
+        records = self.engine.process_definitions(key=key)
+        if not records:
+            raise ApiError(404, f"Process definition with key '{key}' not found")
+        return Response(200, process_definition_item(records[0]))
+
+    def definition_xml(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "processDefinitionKey")
+        if not self.engine.process_definitions(key=key):
+            raise ApiError(404, f"Process definition with key '{key}' not found")
+        xml = self.engine.process_definition_xml(key)
+        if not xml:
+            return Response(204)
+        return Response(200, xml, "text/xml")
+
+    # -------------------------------------------------------------- process instances
+
+    def search_instances(self, request: Request) -> Response:
+        endpoint = SearchEndpoint(
+            fields=PROCESS_INSTANCE_FIELDS,
+            sortable=PROCESS_INSTANCE_FIELDS,
+            key_field="processInstanceKey",
+            pushdown={
+                "processInstanceKey": "key",
+                "processDefinitionKey": "process_definition_key",
+                "processDefinitionId": "bpmn_process_id",
+                "state": "state",
+            },
+            query=self.engine.process_instances,
+            record_key=_record_key,
+            to_item=process_instance_item,
+        )
+        return Response(200, search(request.body, endpoint))
+
+    def get_instance(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "processInstanceKey")
+        records = self.engine.process_instances(key=key)
+        if not records:
+            raise ApiError(404, f"Process instance with key '{key}' not found")
+        return Response(200, process_instance_item(records[0]))
+
+    def create_instance(self, request: Request) -> Response:
+        body = request.body
+        known = {
+            "processDefinitionId",
+            "processDefinitionKey",
+            "processDefinitionVersion",
+            "variables",
+            "tenantId",
+            "awaitCompletion",
+            "requestTimeout",
+            "fetchVariables",
+            "operationReference",
+            "startInstructions",
+        }
+        unknown = set(body) - known
+        if unknown:
+            raise ApiError(400, f"Unknown request field '{sorted(unknown)[0]}'")
+        process_id = _field(body, "processDefinitionId", (str,))
+        raw_key = body.get("processDefinitionKey")
+        definition_key = None if raw_key is None else parse_key(raw_key, "processDefinitionKey")
+        if (process_id is None) == (definition_key is None):
+            raise ApiError(
+                400, "Exactly one of 'processDefinitionId' and 'processDefinitionKey' is required"
+            )
+        if body.get("startInstructions"):
+            raise ApiError(400, "'startInstructions' are not supported by the development engine")
+        version = _field(body, "processDefinitionVersion", (int,), -1)
+        tenant_id = _field(body, "tenantId", (str,), DEFAULT_TENANT)
+        await_completion = _field(body, "awaitCompletion", (bool,), False)
+        timeout_ms = _field(body, "requestTimeout", (int,), 0) or self.request_timeout_ms
+        fetch_variables = _field(body, "fetchVariables", (list,), None)
+        if fetch_variables is not None and not all(isinstance(n, str) for n in fetch_variables):
+            raise ApiError(400, "'fetchVariables' must be an array of strings")
+        variables = _variables(body)
+        info = self.engine.create_process_instance(
+            bpmn_process_id=process_id,
+            version=version,
+            process_definition_key=definition_key,
+            variables=variables,
+            tenant_id=tenant_id,
+        )
+        result_variables: JsonObject = {}
+        if await_completion:
+            future = self.engine.await_instance_result(info.process_instance_key, fetch_variables)
+            try:
+                result_variables = future.result(timeout=timeout_ms / 1000)
+            except TimeoutError:
+                future.cancel()
+                raise ApiError(
+                    504,
+                    f"Process instance '{info.process_instance_key}' did not complete within "
+                    f"{timeout_ms} ms",
+                    title="DEADLINE_EXCEEDED",
+                ) from None
+        return Response(
+            200,
+            {
+                "processDefinitionId": info.bpmn_process_id,
+                "processDefinitionVersion": info.version,
+                "processDefinitionKey": str(info.process_definition_key),
+                "processInstanceKey": str(info.process_instance_key),
+                "tenantId": info.tenant_id,
+                "variables": result_variables,
+            },
+        )
+
+    def cancel(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "processInstanceKey")
+        self.engine.cancel_process_instance(key)
+        return Response(204)
+
+    # -------------------------------------------------------------- element instances
+
+    def search_elements(self, request: Request) -> Response:
+        endpoint = SearchEndpoint(
+            fields=ELEMENT_INSTANCE_FIELDS,
+            sortable=ELEMENT_INSTANCE_SORT,
+            key_field="elementInstanceKey",
+            pushdown={
+                "elementInstanceKey": "key",
+                "processInstanceKey": "process_instance_key",
+                "processDefinitionKey": "process_definition_key",
+                "elementId": "element_id",
+                "state": "state",
+                "elementInstanceScopeKey": "flow_scope_key",
+            },
+            query=self.engine.element_instances,
+            record_key=_record_key,
+            to_item=element_instance_item,
+            engine_only=frozenset({"elementInstanceScopeKey"}),
+        )
+        return Response(200, search(request.body, endpoint))
+
+    def get_element(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "elementInstanceKey")
+        records = self.engine.element_instances(key=key)
+        if not records:
+            raise ApiError(404, f"Element instance with key '{key}' not found")
+        return Response(200, element_instance_item(records[0]))
+
+    def set_variables(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "elementInstanceKey")
+        body = request.body
+        unknown = set(body) - {"variables", "local", "operationReference"}
+        if unknown:
+            raise ApiError(400, f"Unknown request field '{sorted(unknown)[0]}'")
+        if not isinstance(body.get("variables"), dict):
+            raise ApiError(400, "'variables' is required and must be a JSON object")
+        local = _field(body, "local", (bool,), False)
+        self.engine.set_variables(key, body["variables"], local)
+        return Response(204)
+
+    # -------------------------------------------------------------- incidents
+
+    def search_incidents(self, request: Request) -> Response:
+        endpoint = SearchEndpoint(
+            fields=INCIDENT_FIELDS,
+            sortable=INCIDENT_SORT,
+            key_field="incidentKey",
+            pushdown={
+                "incidentKey": "key",
+                "processInstanceKey": "process_instance_key",
+                "state": "state",
+            },
+            query=self.engine.incidents,
+            record_key=_record_key,
+            to_item=incident_item,
+        )
+        return Response(200, search(request.body, endpoint))
+
+    def get_incident(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "incidentKey")
+        records = self.engine.incidents(key=key)
+        if not records:
+            raise ApiError(404, f"Incident with key '{key}' not found")
+        return Response(200, incident_item(records[0]))
+
+    def resolve_incident(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "incidentKey")
+        self.engine.resolve_incident(key)
+        return Response(204)
+
+    # -------------------------------------------------------------- messages
+
+    def search_subscriptions(self, request: Request) -> Response:
+        endpoint = SearchEndpoint(
+            fields=MESSAGE_SUBSCRIPTION_FIELDS,
+            sortable=MESSAGE_SUBSCRIPTION_FIELDS,
+            key_field="messageSubscriptionKey",
+            pushdown={
+                "messageSubscriptionKey": "key",
+                "processInstanceKey": "process_instance_key",
+                "processDefinitionKey": "process_definition_key",
+                "elementId": "element_id",
+                "elementInstanceKey": "element_instance_key",
+                "messageSubscriptionState": "state",
+            },
+            query=self.engine.message_subscriptions,
+            record_key=_record_key,
+            to_item=message_subscription_item,
+        )
+        return Response(200, search(request.body, endpoint))
+
+    def publish(self, request: Request) -> Response:
+        body = request.body
+        known = {"name", "correlationKey", "timeToLive", "messageId", "variables", "tenantId"}
+        unknown = set(body) - known
+        if unknown:
+            raise ApiError(400, f"Unknown request field '{sorted(unknown)[0]}'")
+        name = _field(body, "name", (str,))
+        if not name:
+            raise ApiError(400, "No name provided: 'name' is required and must not be empty")
+        ttl = _field(body, "timeToLive", (int,), 0)
+        if ttl < 0:
+            raise ApiError(400, f"'timeToLive' must be >= 0, got {ttl}")
+        tenant_id = _field(body, "tenantId", (str,), DEFAULT_TENANT)
+        key = self.engine.publish_message(
+            name,
+            correlation_key=_field(body, "correlationKey", (str,), ""),
+            time_to_live_ms=ttl,
+            message_id=_field(body, "messageId", (str,), ""),
+            variables=_variables(body),
+            tenant_id=tenant_id,
+        )
+        return Response(200, {"messageKey": str(key), "tenantId": tenant_id})
+
+    # -------------------------------------------------------------- variables
+
+    def search_variables(self, request: Request) -> Response:
+        truncate = request.query.get("truncateValues", ["true"])[-1].lower() != "false"
+        limit = self.truncation_limit if truncate else None
+        endpoint = SearchEndpoint(
+            fields=VARIABLE_FIELDS,
+            sortable=VARIABLE_SORT,
+            key_field="variableKey",
+            pushdown={
+                "variableKey": "key",
+                "processInstanceKey": "process_instance_key",
+                "scopeKey": "scope_key",
+                "name": "name",
+            },
+            query=self.engine.variables,
+            record_key=_record_key,
+            to_item=lambda record: variable_item(record, limit),
+        )
+        return Response(200, search(request.body, endpoint))
+
+    def get_variable(self, request: Request) -> Response:
+        key = parse_key(request.params["key"], "variableKey")
+        return Response(200, variable_result(self.engine.variable(key)))
+
+
+# ---------------------------------------------------------------------------- HTTP transport
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    protocol_version = "HTTP/1.1"
+    server_version = "devengine-rest"
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        auth = self.server.auth
+        try:
+            body = self._read_body()
+        except ApiError as error:
+            self._send(RestApi._problem(error, path))
+            self.close_connection = True
+            return
+        if not auth.accepts(self.headers.get("Authorization")):
+            denied = ApiError(401, "Missing or invalid credentials", title="Unauthorized")
+            self._send(RestApi._problem(denied, path), {"WWW-Authenticate": auth.scheme})
+            return
+        try:
+            parsed = self._parse_json(body)
+        except ApiError as error:
+            self._send(RestApi._problem(error, path))
+            return
+        request = Request(method, path, parse_qs(url.query), parsed)
+        self._send(self.server.api.handle(request))
+
+    def _read_body(self) -> bytes:
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise ApiError(400, "Invalid Content-Length header") from None
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise ApiError(413, f"Request body larger than {MAX_BODY_BYTES} bytes")
+        return self.rfile.read(length)
+
+    @staticmethod
+    def _parse_json(raw: bytes) -> JsonObject:
+        if not raw.strip():
+            return {}
+        try:
+            parsed = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ApiError(400, f"Request body is not valid JSON: {error}") from None
+        if not isinstance(parsed, dict):
+            raise ApiError(400, f"Request body must be a JSON object, got {type(parsed).__name__}")
+        return parsed
+
+    def _send(self, response: Response, headers: Mapping[str, str] | None = None) -> None:
+        if response.body is None:
+            payload = b""
+        elif isinstance(response.body, str) and not response.content_type.endswith("json"):
+            payload = response.body.encode()
+        else:
+            payload = json.dumps(response.body).encode()
+        self.send_response(response.status)
+        if payload:
+            self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("REST %s - %s", self.address_string(), format % args)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], api: RestApi, auth: AuthConfig) -> None:
+        self.api = api
+        self.auth = auth
+        super().__init__(address, _Handler)
+
+
+class RestServer:
+    """The REST v2 server on its own thread; ``port=0`` binds a free port."""
+
+    def __init__(
+        self,
+        api: RestApi,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        auth: AuthConfig | None = None,
+    ) -> None:
+        self._server = _HttpServer((host, port), api, auth or AuthConfig())
+        self._thread: threading.Thread | None = None
+        self.host = host
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="devengine-rest",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting requests and release the port (in-flight requests may finish)."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()

@@ -1,0 +1,734 @@
+"""Finding polling work in the cluster: definitions, their XML, waiting instances, variables.
+
+Two sources behind one small interface (:class:`Source`):
+
+* :class:`RestV2Source`, the Orchestration Cluster REST API v2 (Camunda 8.8+): latest process
+  definitions (``isLatestVersion``), open message subscriptions (``CREATED``; they carry the
+  element instance key and the engine-evaluated correlation key, boundary events included),
+  variables by batches of process instances (``$in``).
+* :class:`OperateV1Source`, the Operate API v1 for 8.6/8.7 clusters: all definitions,
+  ACTIVE flow-node instances per polling element, variables per process instance.
+
+:class:`Discovery` runs one cycle (:meth:`Discovery.cycle`): the number of REST requests
+grows with result pages (and newly seen definitions, whose XML is cached by key forever: a
+deployed definition never changes), not with waiting instances. Every call is synchronous
+(``requests``); the worker runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+
+from connector.binding import merge_scopes
+from connector.bpmn import BPMN_NS, BpmnError
+from connector.elements import ElementConfig, ElementConfigError, load_elements
+from connector.scheduler import owns
+
+log = logging.getLogger(__name__)
+
+JsonObject = dict[str, Any]
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class ClusterError(Exception):
+    """A REST call to the cluster failed; ``transient`` means retrying may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, transient: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+# ---------------------------------------------------------------------------- auth + client
+
+
+@dataclass
+class ClusterAuth:
+    """How REST calls authenticate: ``none``, ``basic`` or ``oidc`` (client credentials)."""
+
+    method: str = "none"
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_url: str | None = None
+    audience: str | None = None
+    scope: str | None = None
+    _token: str | None = field(default=None, repr=False)
+    _expires: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # Refresh this long before the token's announced expiry.
+    MARGIN = 30.0
+
+    def headers(self, session: requests.Session, timeout: float) -> dict[str, str]:
+        if self.method == "basic":
+            import base64
+
+            raw = f"{self.username or ''}:{self.password or ''}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        if self.method == "oidc":
+            return {"Authorization": "Bearer " + self._bearer(session, timeout)}
+        return {}
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+            self._expires = 0.0
+
+    def _bearer(self, session: requests.Session, timeout: float) -> str:
+        with self._lock:
+            if self._token is not None and time.monotonic() < self._expires:
+                return self._token
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id or "",
+                "client_secret": self.client_secret or "",
+            }
+            if self.audience:
+                form["audience"] = self.audience
+            if self.scope:
+                form["scope"] = self.scope
+            try:
+                reply = session.post(self.token_url or "", data=form, timeout=timeout)
+            except requests.RequestException as exc:
+                raise ClusterError(f"token endpoint unreachable: {type(exc).__name__}") from None
+            if reply.status_code != 200:
+                transient = reply.status_code in TRANSIENT_STATUSES
+                raise ClusterError(
+                    f"token endpoint answered {reply.status_code}",
+                    status=reply.status_code,
+                    transient=transient,
+                )
+            try:
+                data = reply.json()
+                token = str(data["access_token"])
+            except (ValueError, KeyError, TypeError):
+                raise ClusterError("token endpoint answered without access_token") from None
+            lifetime = float(data.get("expires_in") or 300)
+            self._token = token
+            self._expires = time.monotonic() + max(1.0, lifetime - self.MARGIN)
+            return token
+
+
+class RestClient:
+    """JSON over HTTP to one base URL, with auth, a request counter and clear errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: ClusterAuth | None = None,
+        *,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth or ClusterAuth()
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.verify = verify
+        self.requests = 0
+        self._count_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def post(self, path: str, body: JsonObject) -> Any:
+        reply = self._send("POST", path, json_body=body)
+        return self._json(reply, path)
+
+    def get_json(self, path: str) -> Any:
+        return self._json(self._send("GET", path), path)
+
+    def get_text(self, path: str) -> str | None:
+        """Body text, or None for 204/404 (no such resource)."""
+        reply = self._send("GET", path, allow_missing=True)
+        if reply.status_code in (204, 404):
+            return None
+        reply.encoding = reply.encoding or "utf-8"
+        return reply.text
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: JsonObject | None = None,
+        allow_missing: bool = False,
+    ) -> requests.Response:
+        url = self.base_url + path
+        for attempt in (1, 2):
+            headers = {
+                "Accept": "application/json",
+                **self.auth.headers(self.session, self.timeout),
+            }
+            with self._count_lock:
+                self.requests += 1
+            try:
+                reply = self.session.request(
+                    method, url, json=json_body, headers=headers, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                raise ClusterError(f"{method} {path}: {type(exc).__name__}") from None
+            if reply.status_code == 401 and attempt == 1 and self.auth.method == "oidc":
+                self.auth.invalidate()  # the token may have been revoked: fetch a new one once
+                continue
+            if reply.status_code < 300 or (allow_missing and reply.status_code == 404):
+                return reply
+            raise ClusterError(
+                f"{method} {path} answered {reply.status_code}: {_problem_detail(reply)}",
+                status=reply.status_code,
+                transient=reply.status_code in TRANSIENT_STATUSES,
+            )
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _json(reply: requests.Response, path: str) -> Any:
+        try:
+            return reply.json()
+        except ValueError:
+            raise ClusterError(f"{path}: answer is not JSON", status=reply.status_code) from None
+
+
+def _problem_detail(reply: requests.Response) -> str:
+    try:
+        data = reply.json()
+    except ValueError:
+        return reply.text[:200]
+    if isinstance(data, dict):
+        return str(data.get("detail") or data.get("message") or data.get("title") or "")[:200]
+    return ""
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionRef:
+    key: int
+    process_id: str
+    version: int | None
+    tenant_id: str | None
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One deployed process definition's polling elements (cached by key, immutable)."""
+
+    ref: DefinitionRef
+    configs: Mapping[str, ElementConfig]
+    errors: tuple[ElementConfigError, ...] = ()
+    #: element id -> enclosing sub-process ids, innermost first (for variable scopes)
+    ancestors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def has_polling(self) -> bool:
+        return bool(self.configs) or bool(self.errors)
+
+    def config_for(self, element_id: str, message_name: str | None) -> ElementConfig | None:
+        config = self.configs.get(element_id)
+        if config is not None:
+            return config
+        # Some engines report a boundary event's subscription under the activity's id.
+        for candidate in self.configs.values():
+            if candidate.attached_to == element_id and (
+                message_name is None or candidate.message_name == message_name
+            ):
+                return candidate
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingInstance:
+    """One element instance waiting at a polling element."""
+
+    element_instance_key: int
+    process_instance_key: int
+    process_definition_key: int
+    process_id: str
+    element_id: str
+    message_name: str
+    correlation_key: str | None
+    tenant_id: str | None
+    config: ElementConfig = field(compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """Poller identity: two boundary events on one activity share the instance key."""
+        return (self.element_instance_key, self.element_id)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingRow:
+    """A raw waiting element instance as a source reports it."""
+
+    element_instance_key: int
+    process_instance_key: int
+    process_definition_key: int
+    element_id: str
+    message_name: str | None
+    correlation_key: str | None
+    tenant_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VariableRow:
+    key: int
+    name: str
+    value: str
+    scope_key: int
+    process_instance_key: int
+    truncated: bool
+
+
+@dataclass
+class Snapshot:
+    """What one discovery cycle found."""
+
+    definitions: dict[int, Definition]
+    waiting: dict[tuple[int, str], WaitingInstance]
+    new_definitions: list[Definition]
+    requests: int
+    duration: float
+    skipped_other_shards: int = 0
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+class Source(Protocol):
+    @property
+    def requests_made(self) -> int:
+        """REST requests made so far (for the per-cycle count)."""
+
+    def definitions(self) -> list[DefinitionRef]:
+        """Definitions to load: the latest versions (or every version if the source must)."""
+
+    def xml(self, key: int) -> str | None: ...
+
+    def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
+        """Every open wait; rows of definitions not in ``definitions`` are loaded on demand."""
+
+    def variables(self, process_instance_keys: Sequence[int]) -> list[VariableRow]: ...
+
+    def variable_value(self, variable_key: int) -> str | None: ...
+
+    def scope_keys(
+        self, process_instance_keys: Sequence[int], element_ids: Sequence[str]
+    ) -> dict[tuple[int, str], int]:
+        """(process instance, element id) -> key of the ACTIVE instance of that element."""
+
+
+def _int(value: Any) -> int:
+    return int(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+class RestV2Source:
+    """Orchestration Cluster REST API v2 (Camunda 8.8+)."""
+
+    def __init__(self, client: RestClient, page_size: int = 500) -> None:
+        self.client = client
+        self.page_size = page_size
+
+    @property
+    def requests_made(self) -> int:
+        return self.client.requests
+
+    def _search(
+        self, path: str, filter_: JsonObject, sort: list[JsonObject]
+    ) -> Iterator[JsonObject]:
+        """Every item of a search, page by page with the ``after`` cursor."""
+        body: JsonObject = {"filter": filter_, "sort": sort, "page": {"limit": self.page_size}}
+        while True:
+            data = self.client.post(path, body)
+            items = data.get("items") or []
+            yield from items
+            cursor = (data.get("page") or {}).get("endCursor")
+            if len(items) < self.page_size or not cursor:
+                return
+            body = {**body, "page": {"limit": self.page_size, "after": cursor}}
+
+    def definitions(self) -> list[DefinitionRef]:
+        sort = [{"field": "processDefinitionKey", "order": "ASC"}]
+        return [
+            DefinitionRef(
+                key=_int(item["processDefinitionKey"]),
+                process_id=str(item.get("processDefinitionId") or ""),
+                version=_opt_int(item.get("version")),
+                tenant_id=item.get("tenantId"),
+            )
+            for item in self._search(
+                "/v2/process-definitions/search", {"isLatestVersion": True}, sort
+            )
+        ]
+
+    def xml(self, key: int) -> str | None:
+        return self.client.get_text(f"/v2/process-definitions/{key}/xml")
+
+    def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
+        sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
+        filter_ = {"messageSubscriptionState": "CREATED"}
+        for item in self._search("/v2/message-subscriptions/search", filter_, sort):
+            try:
+                yield WaitingRow(
+                    element_instance_key=_int(item["elementInstanceKey"]),
+                    process_instance_key=_int(item["processInstanceKey"]),
+                    process_definition_key=_int(item["processDefinitionKey"]),
+                    element_id=str(item["elementId"]),
+                    message_name=item.get("messageName"),
+                    correlation_key=item.get("correlationKey"),
+                    tenant_id=item.get("tenantId"),
+                )
+            except (KeyError, TypeError, ValueError):
+                log.debug("skipping incomplete message subscription %r", item)
+
+    def variables(self, process_instance_keys: Sequence[int]) -> list[VariableRow]:
+        filter_ = {"processInstanceKey": {"$in": [str(k) for k in process_instance_keys]}}
+        sort = [{"field": "variableKey", "order": "ASC"}]
+        return [
+            VariableRow(
+                key=_int(item["variableKey"]),
+                name=str(item["name"]),
+                value=str(item.get("value")),
+                scope_key=_int(item["scopeKey"]),
+                process_instance_key=_int(item["processInstanceKey"]),
+                truncated=bool(item.get("isTruncated")),
+            )
+            for item in self._search("/v2/variables/search", filter_, sort)
+        ]
+
+    def variable_value(self, variable_key: int) -> str | None:
+        data = self.client.get_json(f"/v2/variables/{variable_key}")
+        return None if not isinstance(data, dict) else str(data.get("value"))
+
+    def scope_keys(
+        self, process_instance_keys: Sequence[int], element_ids: Sequence[str]
+    ) -> dict[tuple[int, str], int]:
+        filter_ = {
+            "processInstanceKey": {"$in": [str(k) for k in process_instance_keys]},
+            "elementId": {"$in": list(element_ids)},
+            "state": "ACTIVE",
+        }
+        sort = [{"field": "elementInstanceKey", "order": "ASC"}]
+        found: dict[tuple[int, str], int] = {}
+        for item in self._search("/v2/element-instances/search", filter_, sort):
+            found[(_int(item["processInstanceKey"]), str(item["elementId"]))] = _int(
+                item["elementInstanceKey"]
+            )
+        return found
+
+
+class OperateV1Source:
+    """Operate API v1 (Camunda 8.6/8.7; deprecated in 8.8, removed in 8.10).
+
+    Operate has no message-subscription search: waiting instances are the ACTIVE flow-node
+    instances of each polling element (of the attached activity for boundary events), and
+    the subscription's correlation key is not available.
+    """
+
+    def __init__(self, client: RestClient, page_size: int = 500) -> None:
+        self.client = client
+        self.page_size = page_size
+
+    @property
+    def requests_made(self) -> int:
+        return self.client.requests
+
+    def _search(self, path: str, filter_: JsonObject) -> Iterator[JsonObject]:
+        body: JsonObject = {
+            "filter": filter_,
+            "size": self.page_size,
+            "sort": [{"field": "key", "order": "ASC"}],
+        }
+        while True:
+            data = self.client.post(path, body)
+            items = data.get("items") or []
+            yield from items
+            sort_values = data.get("sortValues")
+            if len(items) < self.page_size or not sort_values:
+                return
+            body = {**body, "searchAfter": sort_values}
+
+    def definitions(self) -> list[DefinitionRef]:
+        # Every version: older versions with waiting instances must be served too, and
+        # Operate cannot tell which ones have open subscriptions.
+        return [
+            DefinitionRef(
+                key=_int(item["key"]),
+                process_id=str(item.get("bpmnProcessId") or ""),
+                version=_opt_int(item.get("version")),
+                tenant_id=item.get("tenantId"),
+            )
+            for item in self._search("/v1/process-definitions/search", {})
+        ]
+
+    def xml(self, key: int) -> str | None:
+        return self.client.get_text(f"/v1/process-definitions/{key}/xml")
+
+    def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
+        for key, definition in definitions.items():
+            for config in definition.configs.values():
+                node = config.attached_to if config.kind == "boundary" else config.element_id
+                filter_ = {"processDefinitionKey": key, "flowNodeId": node, "state": "ACTIVE"}
+                for item in self._search("/v1/flownode-instances/search", filter_):
+                    yield WaitingRow(
+                        element_instance_key=_int(item["key"]),
+                        process_instance_key=_int(item["processInstanceKey"]),
+                        process_definition_key=key,
+                        element_id=config.element_id,
+                        message_name=config.message_name,
+                        correlation_key=None,
+                        tenant_id=item.get("tenantId"),
+                    )
+
+    def variables(self, process_instance_keys: Sequence[int]) -> list[VariableRow]:
+        rows: list[VariableRow] = []
+        for pik in process_instance_keys:  # Operate v1 filters are exact matches only
+            for item in self._search("/v1/variables/search", {"processInstanceKey": pik}):
+                rows.append(
+                    VariableRow(
+                        key=_int(item["key"]),
+                        name=str(item["name"]),
+                        value=str(item.get("value")),
+                        scope_key=_int(item["scopeKey"]),
+                        process_instance_key=_int(item["processInstanceKey"]),
+                        truncated=bool(item.get("truncated")),
+                    )
+                )
+        return rows
+
+    def variable_value(self, variable_key: int) -> str | None:
+        data = self.client.get_json(f"/v1/variables/{variable_key}")
+        return None if not isinstance(data, dict) else str(data.get("value"))
+
+    def scope_keys(
+        self, process_instance_keys: Sequence[int], element_ids: Sequence[str]
+    ) -> dict[tuple[int, str], int]:
+        found: dict[tuple[int, str], int] = {}
+        for pik in process_instance_keys:
+            for element_id in element_ids:
+                filter_ = {"processInstanceKey": pik, "flowNodeId": element_id, "state": "ACTIVE"}
+                for item in self._search("/v1/flownode-instances/search", filter_):
+                    found[(pik, element_id)] = _int(item["key"])
+        return found
+
+
+# ---------------------------------------------------------------------------- BPMN helpers
+
+
+def element_ancestors(xml: str | bytes) -> dict[str, tuple[str, ...]]:
+    """Element id -> ids of its enclosing sub-processes, innermost first.
+
+    A boundary event gets its activity's ancestors (it lives in the activity's scope).
+    """
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return {}
+    bpmn = "{" + BPMN_NS + "}"
+    containers = {bpmn + "subProcess", bpmn + "transaction", bpmn + "adHocSubProcess"}
+    found: dict[str, tuple[str, ...]] = {}
+
+    def walk(node: ET.Element, chain: tuple[str, ...]) -> None:
+        for child in node:
+            child_id = child.get("id")
+            if child_id:
+                found[child_id] = chain
+            if child.tag in containers and child_id:
+                walk(child, (child_id, *chain))
+
+    for process in root.iter(bpmn + "process"):
+        walk(process, ())
+    return found
+
+
+def parse_value(text: str) -> Any:
+    """A variable's JSON text as a Python value (the raw text if it is not valid JSON)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# ---------------------------------------------------------------------------- discovery
+
+
+class Discovery:
+    """Runs discovery cycles and batched variable fetches against one :class:`Source`."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        shard_index: int = 0,
+        shard_count: int = 1,
+        batch_size: int = 100,
+    ) -> None:
+        self.source = source
+        self.shard_index = shard_index
+        self.shard_count = shard_count
+        self.batch_size = batch_size
+        self._cache: dict[int, Definition] = {}
+        self._lock = threading.Lock()
+
+    def definition(self, key: int) -> Definition | None:
+        return self._cache.get(key)
+
+    def _load(self, ref: DefinitionRef, new: list[Definition]) -> Definition | None:
+        cached = self._cache.get(ref.key)
+        if cached is not None:
+            return cached
+        xml = self.source.xml(ref.key)
+        if xml is None:
+            return None  # not visible yet (eventual consistency): try again next cycle
+        source = f"{ref.process_id or 'process'} (key {ref.key})"
+        try:
+            configs, errors = load_elements(xml, source=source)
+        except BpmnError as exc:
+            log.warning("definition %s is not readable BPMN: %s", ref.key, exc)
+            configs, errors = [], []
+        definition = Definition(
+            ref=ref,
+            configs={c.element_id: c for c in configs},
+            errors=tuple(errors),
+            ancestors=element_ancestors(xml) if configs else {},
+        )
+        with self._lock:
+            self._cache[ref.key] = definition
+        if definition.has_polling:
+            new.append(definition)
+        return definition
+
+    def cycle(self) -> Snapshot:
+        """One discovery pass; raises :class:`ClusterError` when the cluster fails."""
+        started = time.monotonic()
+        before = self.source.requests_made
+        new: list[Definition] = []
+        active: dict[int, Definition] = {}
+        for ref in self.source.definitions():
+            definition = self._load(ref, new)
+            if definition is not None and definition.has_polling:
+                active[ref.key] = definition
+        waiting: dict[tuple[int, str], WaitingInstance] = {}
+        skipped = 0
+        for row in self.source.waiting(active):
+            definition = active.get(row.process_definition_key)
+            if definition is None:
+                # An older version with open waits: load (once) and serve it too.
+                ref = DefinitionRef(row.process_definition_key, "", None, row.tenant_id)
+                definition = self._load(ref, new)
+                if definition is None or not definition.has_polling:
+                    continue
+                active[row.process_definition_key] = definition
+            config = definition.config_for(row.element_id, row.message_name)
+            if config is None:
+                continue
+            if not owns(row.element_instance_key, self.shard_index, self.shard_count):
+                skipped += 1
+                continue
+            instance = WaitingInstance(
+                element_instance_key=row.element_instance_key,
+                process_instance_key=row.process_instance_key,
+                process_definition_key=row.process_definition_key,
+                process_id=config.process_id,
+                element_id=config.element_id,
+                message_name=config.message_name,
+                correlation_key=row.correlation_key,
+                tenant_id=row.tenant_id,
+                config=config,
+            )
+            waiting[instance.key] = instance
+        return Snapshot(
+            definitions=active,
+            waiting=waiting,
+            new_definitions=new,
+            requests=self.source.requests_made - before,
+            duration=time.monotonic() - started,
+            skipped_other_shards=skipped,
+        )
+
+    def fetch_variables(
+        self, instances: Sequence[WaitingInstance]
+    ) -> dict[tuple[int, str], dict[str, Any]]:
+        """Current variables visible to each instance, in batches of process instances.
+
+        Scopes as Zeebe resolves names: the element instance's locals, then enclosing
+        sub-processes (innermost first), then the process instance.
+        """
+        result: dict[tuple[int, str], dict[str, Any]] = {}
+        by_pik: dict[int, list[WaitingInstance]] = {}
+        for inst in instances:
+            by_pik.setdefault(inst.process_instance_key, []).append(inst)
+        piks = sorted(by_pik)
+        for start in range(0, len(piks), self.batch_size):
+            batch = piks[start : start + self.batch_size]
+            scopes: dict[int, dict[str, Any]] = {}
+            for row in self.source.variables(batch):
+                text = row.value
+                if row.truncated:
+                    full = self.source.variable_value(row.key)
+                    text = full if full is not None else text
+                scopes.setdefault(row.scope_key, {})[row.name] = parse_value(text)
+            members = [inst for pik in batch for inst in by_pik[pik]]
+            nested = self._nested_scope_keys(batch, members)
+            for inst in members:
+                chain: list[Mapping[str, Any]] = [scopes.get(inst.element_instance_key, {})]
+                definition = self._cache.get(inst.process_definition_key)
+                ancestors = definition.ancestors.get(inst.element_id, ()) if definition else ()
+                for ancestor in ancestors:
+                    scope_key = nested.get((inst.process_instance_key, ancestor))
+                    if scope_key is not None:
+                        chain.append(scopes.get(scope_key, {}))
+                chain.append(scopes.get(inst.process_instance_key, {}))
+                result[inst.key] = merge_scopes(chain)
+        return result
+
+    def _nested_scope_keys(
+        self, batch: Sequence[int], members: Sequence[WaitingInstance]
+    ) -> dict[tuple[int, str], int]:
+        ids: set[str] = set()
+        for inst in members:
+            definition = self._cache.get(inst.process_definition_key)
+            if definition is not None:
+                ids.update(definition.ancestors.get(inst.element_id, ()))
+        if not ids:
+            return {}
+        return self.source.scope_keys(batch, sorted(ids))
+
+
+def build_source(settings: Any, auth: ClusterAuth) -> tuple[Source, RestClient]:
+    """The configured source and its client (``settings`` is a connector.config.Settings)."""
+    verify: bool | str = settings.ca_certificate_path or True
+    if settings.discovery_source == "operate":
+        operate_auth = auth
+        if auth.method == "oidc" and settings.operate_audience:
+            operate_auth = ClusterAuth(
+                method="oidc",
+                client_id=auth.client_id,
+                client_secret=auth.client_secret,
+                token_url=auth.token_url,
+                audience=settings.operate_audience,
+                scope=auth.scope,
+            )
+        base = settings.operate_url or settings.rest_base
+        client = RestClient(base, operate_auth, verify=verify)
+        return OperateV1Source(client, settings.page_size), client
+    client = RestClient(settings.rest_base, auth, verify=verify)
+    return RestV2Source(client, settings.page_size), client

@@ -1,0 +1,586 @@
+"""Typed, validated configuration of each HTTP polling element.
+
+:func:`load_elements` turns the raw ``zeebe:property`` values found by
+:mod:`connector.bpmn` into frozen :class:`ElementConfig` objects: durations parsed,
+enumerations checked, required properties present and every FEEL expression compiled once.
+A badly configured element yields :class:`ElementConfigError` values (process, element,
+property, reason) and is skipped; the other elements of the diagram still load.
+
+Property names are those of Camunda's HTTP polling templates (all versions) and of ours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import isodate
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field as PydanticField
+
+from connector import feel
+from connector.bpmn import ElementKind, PollingElement, find_polling_elements
+from connector.secrets import SECRET_PATTERN, has_secrets
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = dt.timedelta(seconds=50)
+DEFAULT_TIMEOUT_SECONDS = 20
+DEFAULT_MESSAGE_TTL = dt.timedelta(hours=1)
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+#: Methods that carry a request body (others ignore ``body``, as the reference does).
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+AuthType = Literal[
+    "noAuth", "basic", "bearer", "apiKey", "oauth-client-credentials-flow", "oauth-refresh-token"
+]
+AUTH_TYPES: tuple[str, ...] = (
+    "noAuth",
+    "basic",
+    "bearer",
+    "apiKey",
+    "oauth-client-credentials-flow",
+    "oauth-refresh-token",
+)
+
+#: Per authentication type: (required properties, optional properties), by their
+#: ``zeebe:property`` names without the ``authentication.`` prefix.
+AUTH_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "noAuth": ((), ()),
+    "basic": (("username",), ("password",)),
+    "bearer": (("token",), ()),
+    "apiKey": (("name", "value"), ("apiKeyLocation",)),
+    "oauth-client-credentials-flow": (
+        ("oauthTokenEndpoint", "clientId", "clientSecret"),
+        ("audience", "scopes", "clientAuthentication"),
+    ),
+    "oauth-refresh-token": (
+        ("oauthTokenEndpoint", "clientId", "refreshToken"),
+        ("clientSecret", "scopes"),
+    ),
+}
+#: Every ``zeebe:property`` name the worker understands (Camunda's templates, all
+#: versions, and ours). ``processPollingInterval``/``operatePollingInterval`` are accepted
+#: and ignored: the worker discovers instances on its own schedule.
+KNOWN_PROPERTIES = frozenset(
+    {
+        "inbound.type",
+        "method",
+        "url",
+        "queryParameters",
+        "headers",
+        "body",
+        "skipEncoding",
+        "followRedirects",
+        "httpRequestInterval",
+        "processPollingInterval",
+        "operatePollingInterval",
+        "connectionTimeoutInSeconds",
+        "readTimeoutInSeconds",
+        "activationCondition",
+        "correlationKeyExpression",
+        "messageIdExpression",
+        "messageTtl",
+        "resultVariable",
+        "resultExpression",
+        "authenticationConfiguration",
+        "authentication.type",
+        "authentication.apiKeyLocation",
+        "authentication.name",
+        "authentication.value",
+        "authentication.username",
+        "authentication.password",
+        "authentication.token",
+        "authentication.oauthTokenEndpoint",
+        "authentication.clientId",
+        "authentication.clientSecret",
+        "authentication.audience",
+        "authentication.clientAuthentication",
+        "authentication.scopes",
+        "authentication.refreshToken",
+    }
+)
+API_KEY_LOCATIONS = ("headers", "query")
+CLIENT_AUTHENTICATIONS = ("basicAuthHeader", "credentialsBody")
+_VARIABLE_NAME = re.compile(r"[^\W\d][\w$]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One property value: literal text, or a FEEL expression (leading ``=``).
+
+    ``expression`` is the compiled FEEL when the text is FEEL and holds no secret
+    reference. FEEL text with secret references is syntax-checked at load time and
+    compiled after substitution at binding time (see :mod:`connector.binding`).
+    """
+
+    name: str
+    raw: str
+    expression: feel.Expression | None = None
+
+    @property
+    def is_feel(self) -> bool:
+        return self.raw.lstrip().startswith("=")
+
+    @property
+    def has_secrets(self) -> bool:
+        return has_secrets(self.raw)
+
+    def __repr__(self) -> str:
+        # The raw text may embed a literal credential; never print it.
+        kind = "feel" if self.is_feel else "literal"
+        return f"Field({self.name!r}, {kind})"
+
+
+class AuthConfig(BaseModel):
+    """Authentication as configured: its type plus the fields that type uses."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    type: AuthType = "noAuth"
+    fields: dict[str, Field] = {}
+    api_key_location: Literal["headers", "query"] = "headers"
+    client_authentication: Literal["basicAuthHeader", "credentialsBody"] = "basicAuthHeader"
+
+
+class ElementConfig(BaseModel):
+    """The validated configuration of one polling element (immutable).
+
+    Request fields (``method`` .. ``read_timeout``, ``auth``) are bound per waiting
+    instance by :func:`connector.binding.bind_request`; the correlation fields
+    (``activation_condition`` .. ``result_expression``) are evaluated per response by
+    :func:`connector.correlation.evaluate_response`.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    source: str = ""
+    process_id: str
+    element_id: str
+    element_name: str | None = None
+    kind: ElementKind
+    attached_to: str | None = None
+    message_name: str
+    subscription_correlation_key: str | None = None
+
+    method: Field
+    url: Field
+    query_parameters: Field | None = None
+    headers: Field | None = None
+    body: Field | None = None
+    auth: AuthConfig = AuthConfig()
+    connection_timeout: Field | None = None
+    read_timeout: Field | None = None
+    follow_redirects: bool = False
+    skip_encoding: bool = False
+
+    interval: dt.timedelta = DEFAULT_INTERVAL
+
+    activation_condition: feel.Expression | None = None
+    correlation_key_expression: feel.Expression
+    message_id_expression: feel.Expression | None = None
+    message_ttl: dt.timedelta | None = None
+    result_variable: str | None = None
+    result_expression: feel.Expression | None = None
+
+    #: True when any request field is FEEL: the worker must fetch the instance's
+    #: variables before each poll. False means every instance sends the same request.
+    request_uses_variables: bool = False
+    #: The raw ``zeebe:property`` values (may hold literal credentials: never log them).
+    properties: dict[str, str] = PydanticField(default_factory=dict, repr=False)
+
+    @property
+    def label(self) -> str:
+        """``process 'p' element 'e'`` for log lines and errors."""
+        return f"process '{self.process_id}' element '{self.element_id}'"
+
+    @property
+    def effective_message_ttl(self) -> dt.timedelta:
+        return self.message_ttl if self.message_ttl is not None else DEFAULT_MESSAGE_TTL
+
+
+@dataclass(frozen=True, slots=True)
+class ElementConfigError:
+    """Why one element (or one of its properties) could not be loaded."""
+
+    process_id: str
+    element_id: str
+    property: str
+    reason: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source}: process '{self.process_id}' element '{self.element_id}' "
+            f"property '{self.property}': {self.reason}"
+        )
+
+
+class PropertyError(Exception):
+    """A property value is invalid; carries the property name and the reason."""
+
+    def __init__(self, prop: str, reason: str) -> None:
+        super().__init__(reason)
+        self.prop = prop
+        self.reason = reason
+
+
+def load_elements(
+    xml: str | bytes, *, source: str = ""
+) -> tuple[list[ElementConfig], list[ElementConfigError]]:
+    """Parse ``xml`` and validate every polling element in it.
+
+    Returns the valid configurations and the errors of the invalid ones. An unreadable
+    document raises :class:`connector.bpmn.BpmnError`.
+    """
+    configs: list[ElementConfig] = []
+    errors: list[ElementConfigError] = []
+    for element in find_polling_elements(xml):
+        config, element_errors = build_config(element, source=source)
+        if config is not None:
+            configs.append(config)
+        errors.extend(element_errors)
+    return configs, errors
+
+
+def build_config(
+    element: PollingElement, *, source: str = ""
+) -> tuple[ElementConfig | None, list[ElementConfigError]]:
+    """Validate one element. Collects every problem rather than stopping at the first."""
+    builder = _Builder(element)
+    values = builder.build()
+    errors = [
+        ElementConfigError(element.process_id, element.element_id, prop, reason, source)
+        for prop, reason in builder.problems
+    ]
+    if errors:
+        return None, errors
+    try:
+        return ElementConfig(source=source, **values), []
+    except ValidationError as exc:  # a gap in the checks above must not crash discovery
+        reason = "; ".join(str(err["msg"]) for err in exc.errors())
+        return None, [
+            ElementConfigError(element.process_id, element.element_id, "?", reason, source)
+        ]
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+class _Builder:
+    """Collects validated values and problems for one element."""
+
+    def __init__(self, element: PollingElement) -> None:
+        self.element = element
+        self.props = element.properties
+        self.problems: list[tuple[str, str]] = []
+
+    def build(self) -> dict[str, Any]:
+        e = self.element
+        values: dict[str, Any] = {
+            "process_id": e.process_id,
+            "element_id": e.element_id,
+            "element_name": e.element_name,
+            "kind": e.kind,
+            "attached_to": e.attached_to,
+            "message_name": self._message_name(),
+            "subscription_correlation_key": e.subscription_correlation_key,
+            "properties": dict(self.props),
+        }
+        if e.kind == "boundary" and not e.attached_to:
+            self.problems.append(("attachedToRef", "boundary event is not attached to anything"))
+
+        values["method"] = self._guard("method", self._method)
+        values["url"] = self._guard("url", self._url)
+        for key, prop in (
+            ("query_parameters", "queryParameters"),
+            ("headers", "headers"),
+            ("body", "body"),
+            ("connection_timeout", "connectionTimeoutInSeconds"),
+            ("read_timeout", "readTimeoutInSeconds"),
+        ):
+            values[key] = self._guard(prop, lambda p=prop: self._optional_field(p))
+        for key, prop in (
+            ("connection_timeout", "connectionTimeoutInSeconds"),
+            ("read_timeout", "readTimeoutInSeconds"),
+        ):
+            self._guard(prop, lambda f=values[key], p=prop: _check_literal_timeout(p, f))
+        values["auth"] = self._guard("authentication.type", self._auth)
+        values["follow_redirects"] = self._guard(
+            "followRedirects", lambda: self._boolean("followRedirects")
+        )
+        values["skip_encoding"] = self._guard("skipEncoding", lambda: self._boolean("skipEncoding"))
+        values["interval"] = self._guard(
+            "httpRequestInterval",
+            lambda: self._duration("httpRequestInterval", DEFAULT_INTERVAL, positive=True),
+        )
+        values["activation_condition"] = self._guard(
+            "activationCondition", lambda: self._expression("activationCondition")
+        )
+        values["correlation_key_expression"] = self._guard(
+            "correlationKeyExpression",
+            lambda: self._expression("correlationKeyExpression", required=True),
+        )
+        values["message_id_expression"] = self._guard(
+            "messageIdExpression", lambda: self._expression("messageIdExpression")
+        )
+        values["message_ttl"] = self._guard(
+            "messageTtl", lambda: self._duration("messageTtl", None, positive=False)
+        )
+        values["result_variable"] = self._guard("resultVariable", self._result_variable)
+        values["result_expression"] = self._guard(
+            "resultExpression", lambda: self._expression("resultExpression")
+        )
+        if self._text("authenticationConfiguration"):
+            self.problems.append(
+                (
+                    "authenticationConfiguration",
+                    "credential configurations are not supported; configure the "
+                    "authentication on the element",
+                )
+            )
+        request_fields = [values.get(k) for k in ("method", "url", "query_parameters")]
+        request_fields += [values.get(k) for k in ("headers", "body")]
+        request_fields += [values.get(k) for k in ("connection_timeout", "read_timeout")]
+        auth = values.get("auth")
+        if isinstance(auth, AuthConfig):
+            request_fields += list(auth.fields.values())
+        values["request_uses_variables"] = any(
+            isinstance(f, Field) and f.is_feel for f in request_fields
+        )
+        return values
+
+    def _guard(self, prop: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except PropertyError as exc:
+            self.problems.append((exc.prop, exc.reason))
+            return None
+
+    def _text(self, prop: str) -> str | None:
+        """The property's text, or None when absent or blank."""
+        value = self.props.get(prop)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    def _message_name(self) -> str | None:
+        name = self.element.message_name
+        if name is None or not name.strip():
+            self.problems.append(("message", "the element has no message with a name"))
+            return None
+        if name.strip().startswith("="):
+            # Zeebe evaluates a FEEL message name per instance; we publish one fixed name.
+            self.problems.append(("message", "FEEL message names are not supported"))
+            return None
+        return name.strip()
+
+    def _method(self) -> Field:
+        text = self._text("method") or "GET"
+        if not text.startswith("=") and text.upper() not in METHODS:
+            raise PropertyError(
+                "method", f"'{text}' is not one of {', '.join(METHODS)} (or a FEEL expression)"
+            )
+        if text.startswith("="):
+            return _field("method", text)
+        return Field("method", text.upper())
+
+    def _url(self) -> Field:
+        text = self._text("url")
+        if text is None:
+            raise PropertyError("url", "is required")
+        field = _field("url", text)
+        if not field.is_feel and not field.has_secrets:
+            _check_url("url", text)
+        return field
+
+    def _optional_field(self, prop: str) -> Field | None:
+        text = self._text(prop)
+        return _field(prop, text) if text is not None else None
+
+    def _boolean(self, prop: str) -> bool:
+        text = self._text(prop)
+        if text is None:
+            return False
+        lowered = text.lower()
+        if lowered in ("true", "=true"):
+            return True
+        if lowered in ("false", "=false"):
+            return False
+        raise PropertyError(prop, f"must be true or false, not '{text}'")
+
+    def _duration(
+        self, prop: str, default: dt.timedelta | None, *, positive: bool
+    ) -> dt.timedelta | None:
+        text = self._text(prop)
+        if text is None:
+            return default
+        value: Any = text
+        if text.startswith("="):
+            # No instance is known here (as in the reference): constants only.
+            value = _compile(prop, text).evaluate({})
+        duration = _to_timedelta(prop, value)
+        if duration < dt.timedelta(0) or (positive and duration == dt.timedelta(0)):
+            raise PropertyError(prop, f"must be {'positive' if positive else 'zero or more'}")
+        return duration
+
+    def _expression(self, prop: str, *, required: bool = False) -> feel.Expression | None:
+        text = self._text(prop)
+        if text is None:
+            if required:
+                raise PropertyError(prop, "is required")
+            return None
+        if has_secrets(text):
+            raise PropertyError(prop, "secrets are only allowed in request properties")
+        return _compile(prop, text)
+
+    def _result_variable(self) -> str | None:
+        text = self._text("resultVariable")
+        if text is None:
+            return None
+        if not _VARIABLE_NAME.fullmatch(text):
+            raise PropertyError("resultVariable", f"'{text}' is not a variable name")
+        return text
+
+    def _auth(self) -> AuthConfig:
+        auth_type = self._text("authentication.type") or "noAuth"
+        if auth_type not in AUTH_TYPES:
+            raise PropertyError(
+                "authentication.type", f"'{auth_type}' is not one of {', '.join(AUTH_TYPES)}"
+            )
+        required, optional = AUTH_FIELDS[auth_type]
+        fields: dict[str, Field] = {}
+        missing = False
+        for name in (*required, *optional):
+            prop = "authentication." + name
+            text = self._text(prop)
+            if text is None:
+                if name in required:
+                    self.problems.append((prop, f"is required for authentication '{auth_type}'"))
+                    missing = True
+                continue
+            field = self._guard(prop, lambda p=prop, t=text: _field(p, t))
+            if field is not None:
+                fields[name] = field
+        location = self._choice("authentication.apiKeyLocation", API_KEY_LOCATIONS, "headers")
+        client_auth = self._choice(
+            "authentication.clientAuthentication", CLIENT_AUTHENTICATIONS, "basicAuthHeader"
+        )
+        if missing:
+            raise PropertyError("authentication.type", f"incomplete '{auth_type}' configuration")
+        fields.pop("apiKeyLocation", None)
+        fields.pop("clientAuthentication", None)
+        return AuthConfig(
+            type=auth_type,  # type: ignore[arg-type]
+            fields=fields,
+            api_key_location=location,  # type: ignore[arg-type]
+            client_authentication=client_auth,  # type: ignore[arg-type]
+        )
+
+    def _choice(self, prop: str, choices: tuple[str, ...], default: str) -> str:
+        text = self._text(prop)
+        if text is None:
+            return default
+        if text not in choices:
+            self.problems.append((prop, f"'{text}' is not one of {', '.join(choices)}"))
+            return default
+        return text
+
+
+def _field(prop: str, text: str) -> Field:
+    """A Field for ``text``; FEEL is compiled (or syntax-checked, when it holds secrets)."""
+    if not text.lstrip().startswith("="):
+        return Field(prop, text)
+    if has_secrets(text):
+        # Check the syntax with a harmless stand-in for each secret; the real text is
+        # compiled after substitution, per binding.
+        _compile(prop, SECRET_PATTERN.sub(lambda m: quote_for_feel("x", text, m.start()), text))
+        return Field(prop, text)
+    return Field(prop, text, _compile(prop, text))
+
+
+def _compile(prop: str, text: str) -> feel.Expression:
+    try:
+        return feel.compile(text)
+    except feel.FeelSyntaxError as exc:
+        raise PropertyError(
+            prop, f"invalid FEEL at line {exc.line}, column {exc.column}: expected {exc.expected}"
+        ) from None
+
+
+def quote_for_feel(value: str, text: str, position: int) -> str:
+    """Render a secret ``value`` for the FEEL ``text`` at ``position``.
+
+    Inside a string literal the value is escaped; outside it becomes a string literal,
+    so ``= "Bearer " + secrets.TOKEN`` and ``= "Bearer {{secrets.TOKEN}}"`` both work.
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return escaped if _inside_string(text, position) else f'"{escaped}"'
+
+
+def _inside_string(text: str, position: int) -> bool:
+    inside = False
+    i = 0
+    while i < position:
+        char = text[i]
+        if inside and char == "\\":
+            i += 2
+            continue
+        if char == '"':
+            inside = not inside
+        i += 1
+    return inside
+
+
+def _check_url(prop: str, url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise PropertyError(prop, "must be an absolute http:// or https:// URL")
+
+
+def _check_literal_timeout(prop: str, field: Field | None) -> None:
+    if field is None or field.is_feel or field.has_secrets:
+        return
+    parse_timeout(prop, field.raw)
+
+
+def parse_timeout(prop: str, value: Any) -> float | None:
+    """Seconds as a float, ``None`` for 0 (no timeout). Raises ValueError-like errors."""
+    if isinstance(value, bool):
+        raise PropertyError(prop, "must be a number of seconds")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise PropertyError(prop, f"'{value}' is not a number of seconds") from None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise PropertyError(prop, "must be a number of seconds") from None
+    if seconds < 0 or seconds != seconds:
+        raise PropertyError(prop, "must be zero or more seconds")
+    return None if seconds == 0 else seconds
+
+
+def _to_timedelta(prop: str, value: Any) -> dt.timedelta:
+    if isinstance(value, dt.timedelta):
+        return value
+    if not isinstance(value, str):
+        raise PropertyError(prop, "must be an ISO 8601 duration such as PT50S")
+    try:
+        parsed = isodate.parse_duration(value.strip())
+    except (isodate.ISO8601Error, ValueError, OverflowError):
+        raise PropertyError(prop, f"'{value}' is not an ISO 8601 duration such as PT50S") from None
+    if isinstance(parsed, dt.timedelta):
+        return parsed
+    if parsed.years or parsed.months:
+        raise PropertyError(prop, "years and months are ambiguous; use days (P30D) instead")
+    result = parsed.tdelta
+    assert isinstance(result, dt.timedelta)
+    return result

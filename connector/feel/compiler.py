@@ -1,0 +1,979 @@
+"""AST -> tree of Python closures.
+
+Every node becomes a function ``f(scope) -> value`` with its children bound
+at compile time, so evaluation does no dispatch on node types. Nodes that
+only pass a value along (context/list entries, the final result) use *raw*
+closures that skip input conversion; everything else receives converted
+values (see :mod:`connector.feel.runtime`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from . import ast as A
+from . import fastpaths as fast
+from . import semantics
+from .runtime import (
+    EMPTY,
+    MISSING,
+    NATIVE,
+    LimitExceeded,
+    Scope,
+    arith,
+    call_failed,
+    compare,
+    count_steps,
+    cv,
+    deep,
+    equal,
+    from_feel,
+    in_range,
+    lookup,
+    lookup_item,
+    member,
+    negate,
+    warn,
+)
+from .values import DECIMAL_CONTEXT, FeelFunction, FeelFunctionError, Param, Range
+
+Fn = Callable[[Scope], Any]
+_ADD = DECIMAL_CONTEXT.add
+_SUB = DECIMAL_CONTEXT.subtract
+_MUL = DECIMAL_CONTEXT.multiply
+_DIV = DECIMAL_CONTEXT.divide
+
+#: Most elements a range may expand to (``for x in 1..n``).
+MAX_RANGE_ITEMS = 300_000
+
+_builtins_cache: dict[str, list[FeelFunction]] | None = None
+
+
+def builtins() -> dict[str, list[FeelFunction]]:
+    """The built-in function table (loaded on first use)."""
+    global _builtins_cache
+    if _builtins_cache is None:
+        try:
+            module = importlib.import_module("connector.feel.builtins")
+            table: dict[str, list[FeelFunction]] = dict(module.BUILTINS)
+        except (ImportError, AttributeError):
+            table = {}
+        _builtins_cache = table
+    return _builtins_cache
+
+
+def compile_node(node: A.Node) -> tuple[Fn, Callable[[Any], Any]]:
+    """The evaluation closure of ``node`` and the converter for its result.
+
+    Values read unchanged from the caller's context are handed back as the
+    same objects (they already are plain Python values), so a result that is
+    known to come from the context skips the deep output conversion.
+    """
+    compiler = _Compiler()
+    if isinstance(node, A.ContextLit) and not _self_referencing(node):
+        # build the result directly in output form: nothing to convert afterwards
+        entries = [(key, compiler.compile_output(value)) for key, value in node.entries]
+        return _output_context(entries), _identity
+    fn = compiler.compile(node, raw=True)
+    return fn, (_source_out if _from_source(node) else from_feel)
+
+
+def _self_referencing(node: A.ContextLit) -> bool:
+    keys = {k for k, _ in node.entries}
+    return any(
+        isinstance(n, A.Name) and n.name in keys for _, value in node.entries for n in A.walk(value)
+    )
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _output_context(entries: list[tuple[str, Fn]]) -> Fn:
+    if len(entries) == 2:
+        (k0, f0), (k1, f1) = entries
+        return lambda s: {k0: f0(s), k1: f1(s)}
+    return lambda s: {key: f(s) for key, f in entries}
+
+
+def _from_source(node: A.Node) -> bool:
+    """Whether the value of ``node`` is (a part or a filtered list of) a caller's variable."""
+    while isinstance(node, A.Path | A.Filter):
+        node = node.target
+    return isinstance(node, A.Name) and node.name not in ("item", "?")
+
+
+_PLAIN_OUT: frozenset[type] = frozenset({str, int, bool, type(None), dict})
+
+
+def _source_out(value: Any) -> Any:
+    t = type(value)
+    if t in _PLAIN_OUT:
+        return value
+    if t is list:
+        for x in value:
+            if type(x) not in _PLAIN_OUT:
+                return [y if type(y) in _PLAIN_OUT else from_feel(y) for y in value]
+        return value
+    return from_feel(value)
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        # names bound by enclosing for/function/context literal: they shadow built-ins
+        self.locals: list[frozenset[str]] = []
+        # >0 inside filter conditions and unary tests, where names may be element members
+        self.dynamic = 0
+
+    def compile_output(self, node: A.Node) -> Fn:
+        """A closure whose value is already in output form (see :func:`compile_node`)."""
+        if isinstance(node, A.Path):
+            root = self._root_name(node.target)
+            if root is not None:
+                return fast.root_path(root, node.name, raw=True, out=True)
+        f = self.compile(node, raw=True)
+        if _from_source(node):
+
+            def source_value(s: Scope) -> Any:
+                v = f(s)
+                return v if type(v) in _PLAIN_OUT else _source_out(v)
+
+            return source_value
+        return lambda s: from_feel(f(s))
+
+    def bound_locally(self, name: str) -> bool:
+        return any(name in frame for frame in self.locals)
+
+    def compile(self, node: A.Node, raw: bool = False) -> Fn:
+        method = getattr(self, "c_" + type(node).__name__)
+        result: Fn = method(node, raw) if type(node) in _RAW_AWARE else method(node)
+        return result
+
+    # ------------------------------------------------------------ leaves
+    def c_Const(self, node: A.Const) -> Fn:
+        value = node.value
+        return lambda s: value
+
+    def c_Name(self, node: A.Name, raw: bool) -> Fn:
+        name = node.name
+        if name == "item":
+            return _item_lookup(raw)
+        message = f"No variable found with name '{name}'"
+        if not self.dynamic and not self.bound_locally(name):
+            return fast.root_lookup(name, message, raw)
+
+        if raw:
+
+            def name_raw(s: Scope) -> Any:
+                v = s[0].get(name, MISSING)
+                if v is MISSING:
+                    v = lookup(s[1], name)
+                    if v is MISSING:
+                        warn(s, message)
+                        return None
+                return v
+
+            return name_raw
+
+        def name_value(s: Scope) -> Any:
+            v = s[0].get(name, MISSING)
+            if v is MISSING:
+                v = lookup(s[1], name)
+                if v is MISSING:
+                    warn(s, message)
+                    return None
+            return v if type(v) in NATIVE else cv(v)
+
+        return name_value
+
+    def c_InputValue(self, node: A.InputValue) -> Fn:
+        def input_value(s: Scope) -> Any:
+            v = lookup(s, "?")
+            if v is MISSING:
+                warn(s, "No input value '?' available here")
+                return None
+            return v
+
+        return input_value
+
+    # ------------------------------------------------------------ paths and filters
+    def c_Path(self, node: A.Path, raw: bool) -> Fn:
+        key = node.name
+        missing = f"No context entry found with key '{key}'"
+        root = self._root_name(node.target)
+        if root is not None:
+            return fast.root_path(root, key, raw)
+        target = self.compile(node.target, raw=True)
+
+        if raw:
+
+            def path_raw(s: Scope) -> Any:
+                v = target(s)
+                if type(v) is dict:
+                    r = v.get(key, MISSING)
+                    if r is not MISSING:
+                        return r
+                    warn(s, missing)
+                    return None
+                return member(v, key, s)
+
+            return path_raw
+
+        def path(s: Scope) -> Any:
+            v = target(s)
+            if type(v) is dict:
+                r = v.get(key, MISSING)
+                if r is not MISSING:
+                    return r if type(r) in NATIVE else cv(r)
+                warn(s, missing)
+                return None
+            return member(v, key, s)
+
+        return path
+
+    def _root_name(self, node: A.Node) -> str | None:
+        """The variable name if ``node`` reads a caller's variable directly."""
+        if (
+            isinstance(node, A.Name)
+            and node.name != "item"
+            and not self.dynamic
+            and not self.bound_locally(node.name)
+        ):
+            return node.name
+        return None
+
+    def c_Filter(self, node: A.Filter) -> Fn:
+        target = self.compile(node.target, raw=True)
+        cond_node = node.condition
+        if isinstance(cond_node, A.Const) and type(cond_node.value) is Decimal:
+            index = cond_node.value
+            return lambda s: _index(target(s), index, s)
+        self.dynamic += 1
+        try:
+            cond = self.compile(cond_node)
+        finally:
+            self.dynamic -= 1
+        fast = fast.member_filter(cond_node)
+        if fast is not None:
+            loop, name, type_a, const_a, type_b, const_b = fast
+
+            def member_filter(s: Scope) -> Any:
+                v = target(s)
+                if type(v) is not list:
+                    v = _as_list(v, s)
+                    if v is None:
+                        return None
+                return loop(v, name, type_a, const_a, type_b, const_b, s, cond)
+
+            return member_filter
+        # a frame can be reused across elements unless a closure could capture it
+        reuse = not any(isinstance(n, A.FunctionDef) for n in A.walk(cond_node))
+
+        def filter_(s: Scope) -> Any:
+            v = target(s)
+            if type(v) is not list:
+                v = _as_list(v, s)
+                if v is None:
+                    return None
+            state = s[2]
+            if not v:
+                return []
+            frame = [EMPTY, s, state, MISSING]
+            first = v[0]
+            frame[3] = first = cv(first)
+            frame[0] = first if type(first) is dict else EMPTY
+            r = cond(frame)
+            if type(r) is Decimal:
+                return _index(v, r, s)
+            out = [first] if r is True else []
+            for item in v[1:]:
+                if not reuse:
+                    frame = [EMPTY, s, state, MISSING]
+                if type(item) is dict:
+                    frame[0] = frame[3] = item
+                else:
+                    frame[3] = item = cv(item)
+                    frame[0] = item if type(item) is dict else EMPTY
+                if cond(frame) is True:
+                    out.append(item)
+            return out
+
+        return filter_
+
+    # ------------------------------------------------------------ calls
+    def c_Call(self, node: A.Call) -> Fn:
+        callee = node.callee
+        if isinstance(callee, A.Name) and not self.bound_locally(callee.name):
+            name = callee.name
+            if name == "is defined" and node.named is None and len(node.args) == 1:
+                return self._is_defined(node.args[0])
+            overloads = builtins().get(name)
+            if overloads:
+                return self._builtin_call(name, overloads, node)
+        return self._dynamic_call(node)
+
+    def _args(self, node: A.Call) -> tuple[list[Fn], list[str] | None]:
+        if node.named is None:
+            return [self.compile(a, raw=True) for a in node.args], None
+        return [self.compile(e, raw=True) for _, e in node.named], [n for n, _ in node.named]
+
+    def _builtin_call(self, name: str, overloads: list[FeelFunction], node: A.Call) -> Fn:
+        args, names = self._args(node)
+        if names is None:
+            fn = _pick_positional(overloads, len(args))
+            if fn is None:
+                message = f"No function found with name '{name}' and {len(args)} parameters"
+
+                def no_overload(s: Scope) -> Any:
+                    for a in args:
+                        a(s)
+                    warn(s, message)
+                    return None
+
+                return no_overload
+            impl = fn.impl
+            shortcut = fast.SHORTCUTS.get((name, len(args)))
+            if shortcut is not None:
+                return shortcut(args, impl, name)
+            if len(args) == 1:
+                a0 = args[0]
+
+                def call1(s: Scope) -> Any:
+                    x = a0(s)
+                    if type(x) not in fast.FLAT:
+                        x = deep(x)
+                    try:
+                        return impl(x)
+                    except Exception as error:  # built-ins must never crash evaluation
+                        return call_failed(s, name, error)
+
+                return call1
+
+            def call_n(s: Scope) -> Any:
+                values = [fast.arg(a(s)) for a in args]
+                try:
+                    return impl(*values)
+                except Exception as error:
+                    return call_failed(s, name, error)
+
+            return call_n
+
+        arg_names = names
+
+        def call_named(s: Scope) -> Any:
+            values = [deep(a(s)) for a in args]
+            return invoke_named(overloads, name, dict(zip(arg_names, values, strict=True)), s)
+
+        return call_named
+
+    def _dynamic_call(self, node: A.Call) -> Fn:
+        callee = node.callee
+        label = callee.name if isinstance(callee, A.Name) else "anonymous"
+        if isinstance(callee, A.Name):
+            name = callee.name
+
+            def resolve(s: Scope) -> Any:
+                v = lookup(s, name)
+                if v is MISSING:
+                    overloads = builtins().get(name)
+                    if overloads:
+                        return overloads
+                    warn(s, f"No function found with name '{name}'")
+                    return None
+                return cv(v)
+
+            target: Fn = resolve
+        else:
+            target = self.compile(callee)
+        args, names = self._args(node)
+
+        def dynamic_call(s: Scope) -> Any:
+            f = target(s)
+            values = [fast.arg(a(s)) for a in args]
+            if f is None:
+                return None
+            if type(f) is FeelFunction and names is None and len(f.params) == len(values):
+                try:
+                    return f.call(values)
+                except LimitExceeded:
+                    raise
+                except Exception as error:
+                    return call_failed(s, label, error)
+            overloads = f if type(f) is list else [f]
+            if not all(isinstance(o, FeelFunction) for o in overloads):
+                warn(s, f"'{label}' is not a function")
+                return None
+            if names is None:
+                chosen = _pick_positional(overloads, len(values))
+                if chosen is None:
+                    warn(s, f"No function found with name '{label}' and {len(values)} parameters")
+                    return None
+                try:
+                    return chosen.call(values)
+                except LimitExceeded:
+                    raise
+                except Exception as error:
+                    return call_failed(s, label, error)
+            return invoke_named(overloads, label, dict(zip(names, values, strict=True)), s)
+
+        return dynamic_call
+
+    def _is_defined(self, arg: A.Node) -> Fn:
+        if isinstance(arg, A.Name):
+            name = arg.name
+            if name == "item":
+                return lambda s: lookup_item(s) not in (MISSING, None)
+            return lambda s: lookup(s, name) not in (MISSING, None)
+        if isinstance(arg, A.Path):
+            parent = self._is_defined(arg.target)
+            target = self.compile(arg.target, raw=True)
+            key = arg.name
+
+            def path_defined(s: Scope) -> bool:
+                if not parent(s):
+                    return False
+                v = target(s)
+                if type(v) is dict:
+                    return v.get(key) is not None
+                # projections and properties: defined when they yield a value
+                return member(v, key, [{}, None, [0, {}], MISSING]) is not None
+
+            return path_defined
+        value = self.compile(arg)
+        return lambda s: value(s) is not None
+
+    # ------------------------------------------------------------ operators
+    def c_Negate(self, node: A.Negate) -> Fn:
+        operand = self.compile(node.operand)
+        return lambda s: negate(operand(s), s)
+
+    def c_Arith(self, node: A.Arith) -> Fn:
+        op = node.op
+        left = self.compile(node.left)
+        right = self.compile(node.right)
+        if op == "+":
+
+            def plus(s: Scope) -> Any:
+                a = left(s)
+                b = right(s)
+                t = type(a)
+                if t is type(b):
+                    if t is str:
+                        return a + b
+                    if t is Decimal:
+                        try:
+                            return _ADD(a, b)
+                        except ArithmeticError:
+                            pass
+                return arith("+", a, b, s)
+
+            return plus
+        fast = {"-": _SUB, "*": _MUL}.get(op)
+        if fast is not None:
+            fast_op = fast
+
+            def numeric(s: Scope) -> Any:
+                a = left(s)
+                b = right(s)
+                if type(a) is Decimal and type(b) is Decimal:
+                    try:
+                        return fast_op(a, b)
+                    except ArithmeticError:
+                        pass
+                return arith(op, a, b, s)
+
+            return numeric
+        return lambda s: arith(op, left(s), right(s), s)
+
+    def c_Compare(self, node: A.Compare) -> Fn:
+        op = node.op
+        left = self.compile(node.left, raw=True)
+        right = self.compile(node.right, raw=True)
+        if isinstance(node.right, A.Const):
+            general = fast.compare_const(op, left, node.right.value)
+            if isinstance(node.left, A.Path):
+                root = self._root_name(node.left.target)
+                if root is not None:
+                    return fast.root_path_compare(root, node.left.name, op, node.right.value, general)
+            return general
+        if op == "=":
+
+            def eq(s: Scope) -> Any:
+                a = left(s)
+                b = right(s)
+                t = type(a)
+                if t is type(b) and (t is str or t is Decimal or t is bool):
+                    return a == b
+                return equal(cv(a), cv(b), s)
+
+            return eq
+        if op == "!=":
+
+            def ne(s: Scope) -> Any:
+                r = equal(cv(left(s)), cv(right(s)), s)
+                return None if r is None else not r
+
+            return ne
+        test = fast.ORDER_TESTS[op]
+
+        def order(s: Scope) -> Any:
+            c = compare(cv(left(s)), cv(right(s)), s)
+            return None if c is None else test(c)
+
+        return order
+
+    def c_And(self, node: A.And) -> Fn:
+        left = self.compile(node.left)
+        right = self.compile(node.right)
+
+        def and_(s: Scope) -> Any:
+            a = left(s)
+            if a is False:
+                return False
+            b = right(s)
+            if b is False:
+                return False
+            if a is True and b is True:
+                return True
+            return None
+
+        return and_
+
+    def c_Or(self, node: A.Or) -> Fn:
+        left = self.compile(node.left)
+        right = self.compile(node.right)
+
+        def or_(s: Scope) -> Any:
+            a = left(s)
+            if a is True:
+                return True
+            b = right(s)
+            if b is True:
+                return True
+            if a is False and b is False:
+                return False
+            return None
+
+        return or_
+
+    def c_Between(self, node: A.Between) -> Fn:
+        value = self.compile(node.value)
+        low = self.compile(node.low)
+        high = self.compile(node.high)
+
+        def between(s: Scope) -> Any:
+            v = value(s)
+            c1 = compare(low(s), v, s)
+            c2 = compare(v, high(s), s)
+            if c1 is None or c2 is None:
+                return None
+            return c1 <= 0 and c2 <= 0
+
+        return between
+
+    def c_InstanceOf(self, node: A.InstanceOf) -> Fn:
+        value = self.compile(node.value)
+        type_name = node.type_name
+        return lambda s: semantics.is_instance_of(deep(value(s)), type_name)
+
+    # ------------------------------------------------------------ unary tests
+    def c_In(self, node: A.In) -> Fn:
+        value = self.compile(node.value)
+        tests = [self._unary_test(t) for t in node.tests]
+        if len(tests) == 1:
+            only = tests[0]
+            return lambda s: only(s, value(s))
+
+        def in_(s: Scope) -> Any:
+            v = value(s)
+            return any(t(s, v) is True for t in tests)
+
+        return in_
+
+    def _unary_test(self, node: A.Node) -> Callable[[Scope, Any], Any]:
+        if isinstance(node, A.UnaryCompare):
+            operand = self.compile(node.operand)
+            if node.op == "=":
+                return lambda s, v: equal(v, operand(s), s)
+            if node.op == "!=":
+
+                def not_equal(s: Scope, v: Any) -> Any:
+                    r = equal(v, operand(s), s)
+                    return None if r is None else not r
+
+                return not_equal
+            test = fast.ORDER_TESTS[node.op]
+
+            def ordered(s: Scope, v: Any) -> Any:
+                c = compare(v, operand(s), s)
+                return None if c is None else test(c)
+
+            return ordered
+        if isinstance(node, A.UnaryNot):
+            inner = [self._unary_test(t) for t in node.tests]
+
+            def negated(s: Scope, v: Any) -> Any:
+                results = [t(s, v) for t in inner]
+                if any(r is True for r in results):
+                    return False
+                if any(r is None for r in results):
+                    return None
+                return True
+
+            return negated
+        if isinstance(node, A.UnaryAny):
+            return lambda s, v: True
+        assert isinstance(node, A.UnaryExpr)
+        if node.uses_input:
+            self.dynamic += 1
+            try:
+                expr = self.compile(node.expr)
+            finally:
+                self.dynamic -= 1
+
+            def with_input(s: Scope, v: Any) -> Any:
+                r = expr([{"?": v}, s, s[2], MISSING])
+                if type(r) is bool:
+                    return r
+                return _matches(v, r, s)
+
+            return with_input
+        plain = self.compile(node.expr)
+        return lambda s, v: _matches(v, plain(s), s)
+
+    # ------------------------------------------------------------ control flow
+    def c_If(self, node: A.If, raw: bool) -> Fn:
+        cond = self.compile(node.condition)
+        then = self.compile(node.then, raw)
+        otherwise = self.compile(node.otherwise, raw)
+        return lambda s: then(s) if cond(s) is True else otherwise(s)
+
+    def _iteration(
+        self, contexts: Sequence[A.IterationContext], body_node: A.Node, raw_body: bool
+    ) -> tuple[list[tuple[str, Fn, Fn | None]], Fn]:
+        compiled: list[tuple[str, Fn, Fn | None]] = []
+        names: set[str] = set()
+        for ctx in contexts:
+            self.locals.append(frozenset(names))
+            try:
+                end = self.compile(ctx.range_end) if ctx.range_end is not None else None
+                compiled.append((ctx.name, self.compile(ctx.domain), end))
+            finally:
+                self.locals.pop()
+            names.add(ctx.name)
+        names.add("partial")
+        self.locals.append(frozenset(names))
+        try:
+            body = self.compile(body_node, raw_body)
+        finally:
+            self.locals.pop()
+        return compiled, body
+
+    def c_For(self, node: A.For) -> Fn:
+        contexts, body = self._iteration(node.contexts, node.body, raw_body=True)
+        last = len(contexts) - 1
+        # `partial` is the results so far; a copy is only needed when the body reads it
+        uses_partial = any(isinstance(n, A.Name) and n.name == "partial" for n in A.walk(node.body))
+
+        def run(s: Scope, k: int, results: list[Any]) -> bool:
+            name, domain_fn, end_fn = contexts[k]
+            items = _domain(s, domain_fn, end_fn)
+            if items is None:
+                return False
+            count_steps(s, len(items))
+            state = s[2]
+            for x in items:
+                frame = [
+                    {name: cv(x), "partial": list(results) if uses_partial else results},
+                    s,
+                    state,
+                    MISSING,
+                ]
+                if k == last:
+                    results.append(body(frame))
+                elif not run(frame, k + 1, results):
+                    return False
+            return True
+
+        def for_(s: Scope) -> Any:
+            results: list[Any] = []
+            try:
+                ok = run(s, 0, results)
+            except LimitExceeded as error:
+                warn(s, str(error))
+                return None
+            return results if ok else None
+
+        return for_
+
+    def c_Quantified(self, node: A.Quantified) -> Fn:
+        contexts, cond = self._iteration(node.contexts, node.condition, raw_body=False)
+        last = len(contexts) - 1
+        every = node.every
+
+        def run(s: Scope, k: int) -> bool | None:
+            # returns the decisive value (True for some / False for every) or None
+            name, domain_fn, end_fn = contexts[k]
+            items = _domain(s, domain_fn, end_fn)
+            if items is None:
+                return None
+            count_steps(s, len(items))
+            state = s[2]
+            for x in items:
+                frame = [{name: cv(x)}, s, state, MISSING]
+                if k == last:
+                    r = cond(frame)
+                    if every and r is not True:
+                        return False
+                    if not every and r is True:
+                        return True
+                else:
+                    inner = run(frame, k + 1)
+                    if inner is (not every):
+                        return inner
+            return every
+
+        def quantified(s: Scope) -> Any:
+            try:
+                return run(s, 0)
+            except LimitExceeded as error:
+                warn(s, str(error))
+                return None
+
+        return quantified
+
+    def c_FunctionDef(self, node: A.FunctionDef) -> Fn:
+        params = node.params
+        self.locals.append(frozenset(params))
+        try:
+            body = self.compile(node.body)
+        finally:
+            self.locals.pop()
+        declared = [Param(p) for p in params]
+        arity = len(params)
+
+        def define(s: Scope) -> FeelFunction:
+            state = s[2]
+
+            def impl(*args: Any) -> Any:
+                if len(args) != arity:
+                    raise FeelFunctionError(f"expected {arity} arguments but got {len(args)}")
+                count_steps(s, _CALL_STEPS)
+                return body([dict(zip(params, args, strict=True)), s, state, MISSING])
+
+            return FeelFunction("anonymous", declared, impl)
+
+        return define
+
+    # ------------------------------------------------------------ structures
+    def c_ListLit(self, node: A.ListLit) -> Fn:
+        items = [self.compile(i, raw=True) for i in node.items]
+        if not items:
+            return lambda s: []
+        if len(items) == 1:
+            only = items[0]
+            return lambda s: [only(s)]
+        return lambda s: [f(s) for f in items]
+
+    def c_ContextLit(self, node: A.ContextLit) -> Fn:
+        entries: list[tuple[str, Fn]] = []
+        names: set[str] = set()
+        for key, value in node.entries:
+            self.locals.append(frozenset(names))
+            try:
+                entries.append((key, self.compile(value, raw=True)))
+            finally:
+                self.locals.pop()
+            names.add(key)
+
+        keys = {k for k, _ in node.entries}
+        self_referencing = self.dynamic or any(
+            isinstance(n, A.Name) and n.name in keys
+            for _, value in node.entries
+            for n in A.walk(value)
+        )
+        if not self_referencing:
+            # no entry reads an earlier one: no scope frame needed
+            if len(entries) == 1:
+                ((k0, f0),) = entries
+                return lambda s: {k0: f0(s)}
+            if len(entries) == 2:
+                (k0, f0), (k1, f1) = entries
+                return lambda s: {k0: f0(s), k1: f1(s)}
+            if len(entries) == 3:
+                (k0, f0), (k1, f1), (k2, f2) = entries
+                return lambda s: {k0: f0(s), k1: f1(s), k2: f2(s)}
+
+            def plain_context(s: Scope) -> Any:
+                return {key: f(s) for key, f in entries}
+
+            return plain_context
+
+        def context(s: Scope) -> Any:
+            d: dict[str, Any] = {}
+            frame = [d, s, s[2], MISSING]
+            for key, f in entries:
+                d[key] = f(frame)
+            return d
+
+        return context
+
+    def c_RangeLit(self, node: A.RangeLit) -> Fn:
+        start = self.compile(node.start) if node.start is not None else None
+        end = self.compile(node.end) if node.end is not None else None
+        si, ei = node.start_included, node.end_included
+
+        def range_(s: Scope) -> Any:
+            lo = start(s) if start is not None else None
+            hi = end(s) if end is not None else None
+            if lo is not None and hi is not None and compare(lo, hi, s) is None:
+                return None
+            return Range(lo, si, hi, ei)
+
+        return range_
+
+
+_RAW_AWARE: frozenset[type] = frozenset({A.Name, A.Path, A.If})
+
+
+#: Steps a user-defined function call counts for (a call costs far more than an iteration).
+_CALL_STEPS = 4
+
+
+def _item_lookup(raw: bool) -> Fn:
+    def item(s: Scope) -> Any:
+        # a context entry named `item` wins over the filter element itself
+        v = s[0].get("item", MISSING)
+        if v is MISSING:
+            v = s[3]
+        if v is MISSING:
+            v = lookup_item(s)
+            if v is MISSING:
+                warn(s, "No variable found with name 'item'")
+                return None
+        return v if raw or type(v) in NATIVE else cv(v)
+
+    return item
+
+
+def _matches(value: Any, test: Any, scope: Scope) -> Any:
+    """A unary test given as a value: list membership, range inclusion or equality."""
+    t = type(test)
+    if t is list:
+        for item in test:
+            item = cv(item)
+            if type(item) is Range:
+                if in_range(value, item, scope) is True:
+                    return True
+            elif equal(value, item, scope) is True:
+                return True
+        return False
+    if t is Range:
+        return in_range(value, test, scope)
+    return equal(value, test, scope)
+
+
+def _as_list(value: Any, scope: Scope) -> list[Any] | None:
+    """The list to filter, or None (with a warning) for any other value, as feel-scala."""
+    if value is None:
+        return None
+    converted = cv(value)
+    if type(converted) is list:
+        return converted
+    warn(scope, f"Expected a list to filter but found a {semantics.type_name(converted)}")
+    return None
+
+
+def _index(value: Any, index: Decimal, scope: Scope) -> Any:
+    if type(value) is not list:
+        value = _as_list(value, scope)
+        if value is None:
+            return None
+    if index != index.to_integral_value():
+        warn(scope, f"Index {index} is not an integer")
+        return None
+    i = int(index)
+    n = len(value)
+    if 1 <= i <= n:
+        return cv(value[i - 1])
+    if -n <= i <= -1:
+        return cv(value[n + i])
+    warn(scope, f"Index {i} out of range for a list of {n} items")
+    return None
+
+
+def _domain(scope: Scope, domain_fn: Fn, end_fn: Fn | None) -> list[Any] | None:
+    start = domain_fn(scope)
+    if end_fn is not None:
+        return _expand(start, end_fn(scope), True, True, scope)
+    if type(start) is list:
+        return start
+    if start is None:
+        warn(scope, "Can't iterate over null")
+        return None
+    if type(start) is Range:
+        return _expand(start.start, start.end, start.start_included, start.end_included, scope)
+    converted = cv(start)
+    return converted if type(converted) is list else [converted]
+
+
+def _expand(start: Any, end: Any, si: bool, ei: bool, scope: Scope) -> list[Any] | None:
+    if (
+        type(start) is not Decimal
+        or type(end) is not Decimal
+        or start != start.to_integral_value()
+        or end != end.to_integral_value()
+    ):
+        warn(scope, "A range to iterate over needs integer bounds")
+        return None
+    lo, hi = int(start), int(end)
+    if abs(hi - lo) + 1 > MAX_RANGE_ITEMS:
+        raise LimitExceeded(f"range of more than {MAX_RANGE_ITEMS} items")
+    step = 1 if hi >= lo else -1
+    if not si:
+        lo += step
+    if not ei:
+        hi -= step
+    if (hi - lo) * step < 0:
+        return []
+    return [Decimal(i) for i in range(lo, hi + step, step)]
+
+
+def _pick_positional(overloads: Sequence[FeelFunction], n: int) -> FeelFunction | None:
+    for fn in overloads:
+        required = sum(1 for p in fn.params if not p.optional and not p.variadic)
+        variadic = any(p.variadic for p in fn.params)
+        total = len(fn.params)
+        if n == total or (required <= n <= total) or (variadic and n >= total - 1):
+            return fn
+    return None
+
+
+def invoke_named(
+    overloads: Sequence[FeelFunction], label: str, named: dict[str, Any], scope: Scope
+) -> Any:
+    for fn in overloads:
+        names = [p.name for p in fn.params]
+        if not set(named) <= set(names):
+            continue
+        if any(not p.optional and not p.variadic and p.name not in named for p in fn.params):
+            continue
+        last = max(names.index(n) for n in named) if named else -1
+        values: list[Any] = []
+        for p in fn.params[: last + 1]:
+            value = named.get(p.name)
+            if p.variadic and type(value) is list:
+                values.extend(value)
+            else:
+                values.append(value)
+        try:
+            return fn.call(values)
+        except LimitExceeded:
+            raise
+        except Exception as error:
+            return call_failed(scope, label, error)
+    warn(scope, f"No function found with name '{label}' and parameters {sorted(named)}")
+    return None

@@ -1,0 +1,617 @@
+"""Recursive-descent parser: FEEL expression text -> AST (:mod:`connector.feel.ast`).
+
+Precedence, lowest first (as in feel-scala): if/for/some/every/function;
+``or``; ``and``; comparisons, ``between``, ``in``, ``instance of``; ``+ -``;
+``* /``; ``**``; unary ``-``; postfix path/filter/invocation; primaries.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from . import ast as A
+from .errors import FeelSyntaxError
+from .lexer import EOF, KEYWORDS, NAME, NUM, OP, STR, TEMPORAL, Token, tokenize
+
+#: Longest accepted expression text, in characters.
+MAX_LENGTH = 100_000
+#: Deepest nesting the parser accepts, counted in sub-expressions and brackets
+#: (a parenthesised expression counts twice); bounds the parser's recursion.
+MAX_NESTING = 100
+#: Deepest syntax tree accepted (bounds the evaluator's recursion too).
+MAX_TREE_DEPTH = 160
+
+#: Multi-word names that contain a keyword (``and``/``or``); other multi-word
+#: names are joined from adjacent words without needing a list.
+KEYWORD_NAMES = frozenset(
+    {"date and time", "years and months duration", "days and time duration", "get or else"}
+)
+_COMPARISON_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+_WS = re.compile(r"\s+")
+
+
+def parse(text: str) -> A.Node:
+    if len(text) > MAX_LENGTH:
+        raise FeelSyntaxError(
+            text[:200], 0, f"an expression of at most {MAX_LENGTH} characters", "a longer one"
+        )
+    parser = _Parser(text)
+    node = parser.parse_all()
+    if _tree_depth(node) > MAX_TREE_DEPTH:
+        raise FeelSyntaxError(
+            text, 0, f"an expression nested at most {MAX_TREE_DEPTH} levels deep", "a deeper one"
+        )
+    return node
+
+
+def _tree_depth(root: A.Node) -> int:
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        if depth > MAX_TREE_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in A.children(node))
+    return deepest
+
+
+def _uses_input(node: A.Node) -> bool:
+    return any(isinstance(n, A.InputValue) for n in A.walk(node))
+
+
+class _Parser:
+    __slots__ = ("i", "in_type", "nesting", "no_filter_at", "text", "tokens")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.nesting = 0
+        self.in_type = False
+        # nesting level of a range's end bound, where `[` closes the range (`]1..10[`)
+        self.no_filter_at = -1
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, ahead: int = 1) -> Token:
+        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        tok = self.tokens[self.i]
+        if tok.kind != EOF:
+            self.i += 1
+        return tok
+
+    def error(self, expected: str, tok: Token | None = None) -> FeelSyntaxError:
+        tok = tok or self.tok
+        return FeelSyntaxError(self.text, tok.start, expected, tok.describe())
+
+    def expect_op(self, op: str) -> Token:
+        if not self.tok.is_op(op):
+            raise self.error(f"'{op}'")
+        return self.advance()
+
+    def expect_kw(self, word: str) -> Token:
+        if not self.tok.is_kw(word):
+            raise self.error(f"'{word}'")
+        return self.advance()
+
+    def at_op(self, *ops: str) -> bool:
+        tok = self.tok
+        return tok.kind == OP and tok.text in ops
+
+    def _enter(self) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise FeelSyntaxError(
+                self.text,
+                self.tok.start,
+                f"less deeply nested brackets or sub-expressions (limit {MAX_NESTING})",
+                "a deeper one",
+            )
+
+    # ------------------------------------------------------------ entry
+    def parse_all(self) -> A.Node:
+        if self.tok.kind == EOF:
+            raise self.error("an expression")
+        node = self.expression()
+        if self.tok.kind != EOF:
+            raise self.error("an operator or end of expression")
+        return node
+
+    def expression(self) -> A.Node:
+        self._enter()
+        try:
+            tok = self.tok
+            if tok.kind == NAME and not tok.quoted:
+                word = tok.text
+                if word == "if":
+                    return self._if()
+                if word in ("for", "some", "every") and self.peek().kind == NAME:
+                    return self._iteration(word)
+                if word == "function" and self.peek().is_op("("):
+                    return self._function_def()
+            return self._disjunction()
+        finally:
+            self.nesting -= 1
+
+    # ------------------------------------------------------------ textual forms
+    def _if(self) -> A.Node:
+        start = self.advance().start
+        cond = self.expression()
+        self.expect_kw("then")
+        then = self.expression()
+        self.expect_kw("else")
+        otherwise = self.expression()
+        return A.If(start, cond, then, otherwise)
+
+    def _iteration(self, word: str) -> A.Node:
+        start = self.advance().start
+        contexts = [self._iteration_context(allow_range=word == "for")]
+        while self.at_op(","):
+            self.advance()
+            contexts.append(self._iteration_context(allow_range=word == "for"))
+        if word == "for":
+            self.expect_kw("return")
+            return A.For(start, tuple(contexts), self.expression())
+        self.expect_kw("satisfies")
+        return A.Quantified(start, word == "every", tuple(contexts), self.expression())
+
+    def _iteration_context(self, allow_range: bool) -> A.IterationContext:
+        tok = self.tok
+        if tok.kind != NAME or (tok.text in KEYWORDS and not tok.quoted):
+            raise self.error("an iteration variable name")
+        name = self._name_words()
+        self.expect_kw("in")
+        domain = self.expression()
+        end: A.Node | None = None
+        if allow_range and self.at_op(".."):
+            self.advance()
+            end = self.expression()
+        return A.IterationContext(tok.start, name, domain, end)
+
+    def _function_def(self) -> A.Node:
+        start = self.advance().start
+        self.expect_op("(")
+        params: list[str] = []
+        if not self.at_op(")"):
+            while True:
+                if self.tok.kind != NAME:
+                    raise self.error("a parameter name")
+                params.append(self._name_words())
+                if self.at_op(":"):
+                    self.advance()
+                    self._type_name()  # parameter types are documentation only
+                if not self.at_op(","):
+                    break
+                self.advance()
+        self.expect_op(")")
+        if len(set(params)) != len(params):
+            raise FeelSyntaxError(self.text, start, "distinct parameter names")
+        if self.tok.is_kw("external") or (self.tok.kind == NAME and self.tok.text == "external"):
+            raise self.error("a function body (external functions are not supported)")
+        return A.FunctionDef(start, tuple(params), self.expression())
+
+    # ------------------------------------------------------------ operators
+    def _disjunction(self) -> A.Node:
+        left = self._conjunction()
+        while self.tok.is_kw("or"):
+            pos = self.advance().start
+            left = A.Or(pos, left, self._conjunction())
+        return left
+
+    def _conjunction(self) -> A.Node:
+        left = self._comparison()
+        while self.tok.is_kw("and"):
+            pos = self.advance().start
+            left = A.And(pos, left, self._comparison())
+        return left
+
+    def _comparison(self) -> A.Node:
+        left = self._additive()
+        while True:
+            tok = self.tok
+            if tok.kind == OP and tok.text in _COMPARISON_OPS:
+                self.advance()
+                left = A.Compare(tok.start, tok.text, left, self._additive())
+            elif tok.is_kw("between"):
+                self.advance()
+                low = self._additive()
+                self.expect_kw("and")
+                left = A.Between(tok.start, left, low, self._additive())
+            elif tok.is_kw("in"):
+                self.advance()
+                left = A.In(tok.start, left, self._in_tests())
+            elif tok.is_kw("instance") and self.peek().kind == NAME and self.peek().text == "of":
+                self.advance()
+                self.advance()
+                left = A.InstanceOf(tok.start, left, self._type_name())
+            else:
+                return left
+
+    def _additive(self) -> A.Node:
+        left = self._multiplicative()
+        while self.at_op("+", "-"):
+            tok = self.advance()
+            left = A.Arith(tok.start, tok.text, left, self._multiplicative())
+        return left
+
+    def _multiplicative(self) -> A.Node:
+        left = self._power()
+        while self.at_op("*", "/"):
+            tok = self.advance()
+            left = A.Arith(tok.start, tok.text, left, self._power())
+        return left
+
+    def _power(self) -> A.Node:
+        left = self._unary()
+        while self.at_op("**"):
+            tok = self.advance()
+            left = A.Arith(tok.start, "**", left, self._unary())
+        return left
+
+    def _unary(self) -> A.Node:
+        if self.at_op("-"):
+            tok = self.advance()
+            self._enter()
+            try:
+                operand = self._unary()
+            finally:
+                self.nesting -= 1
+            if isinstance(operand, A.Const) and isinstance(operand.value, Decimal):
+                return A.Const(tok.start, -operand.value)
+            return A.Negate(tok.start, operand)
+        return self._postfix()
+
+    def _postfix(self) -> A.Node:
+        node = self._primary()
+        while True:
+            tok = self.tok
+            if tok.is_op("."):
+                self.advance()
+                if self.tok.kind != NAME:
+                    raise self.error("a name after '.'")
+                node = A.Path(tok.start, node, self._name_words())
+            elif tok.is_op("[") and self.nesting != self.no_filter_at:
+                self.advance()
+                self._enter()
+                try:
+                    cond = self.expression()
+                finally:
+                    self.nesting -= 1
+                self.expect_op("]")
+                node = A.Filter(tok.start, node, cond)
+            elif tok.is_op("("):
+                node = self._call(node)
+            else:
+                return node
+
+    def _call(self, callee: A.Node) -> A.Node:
+        start = self.expect_op("(").start
+        self._enter()
+        try:
+            args: list[A.Node] = []
+            named: list[tuple[str, A.Node]] = []
+            if not self.at_op(")"):
+                while True:
+                    name = self._named_argument_name()
+                    if name is not None:
+                        if args:
+                            raise self.error("only positional or only named arguments")
+                        named.append((name, self.expression()))
+                    else:
+                        if named:
+                            raise self.error("only positional or only named arguments")
+                        args.append(self.expression())
+                    if not self.at_op(","):
+                        break
+                    self.advance()
+            self.expect_op(")")
+        finally:
+            self.nesting -= 1
+        if named:
+            return A.Call(start, callee, (), tuple(named))
+        return A.Call(start, callee, tuple(args), None)
+
+    def _named_argument_name(self) -> str | None:
+        j = self.i
+        while self.tokens[j].kind == NAME:
+            j += 1
+        if j == self.i or not self.tokens[j].is_op(":"):
+            return None
+        first, last = self.tokens[self.i], self.tokens[j - 1]
+        self.i = j + 1
+        if first is last:
+            return first.text
+        return _WS.sub(" ", self.text[first.start : last.end])
+
+    # ------------------------------------------------------------ unary tests (after `in`)
+    def _in_tests(self) -> tuple[A.Node, ...]:
+        if not self.at_op("("):
+            return (self._unary_test(single=True),)
+        open_tok = self.advance()
+        self._enter()
+        try:
+            first = self._unary_test(single=False)
+            if self.at_op("..") and isinstance(first, A.UnaryExpr):
+                self.advance()
+                end = self._range_end()
+                close = self._range_close()
+                rng = A.RangeLit(open_tok.start, first.expr, False, end, close)
+                return (A.UnaryExpr(open_tok.start, rng, False),)
+            tests = [first]
+            while self.at_op(","):
+                self.advance()
+                tests.append(self._unary_test(single=False))
+            self.expect_op(")")
+        finally:
+            self.nesting -= 1
+        if len(tests) == 1 and isinstance(first, A.UnaryExpr):
+            # a parenthesised expression, e.g. `x in (list)`; keep it one test
+            return (first,)
+        return tuple(tests)
+
+    def _unary_test(self, single: bool) -> A.Node:
+        tok = self.tok
+        if tok.kind == OP and tok.text in _COMPARISON_OPS:
+            self.advance()
+            return A.UnaryCompare(tok.start, tok.text, self._additive())
+        if tok.kind == NAME and tok.text == "not" and self.peek().is_op("("):
+            self.advance()
+            self.advance()
+            tests = [self._unary_test(single=False)]
+            while self.at_op(","):
+                self.advance()
+                tests.append(self._unary_test(single=False))
+            self.expect_op(")")
+            return A.UnaryNot(tok.start, tuple(tests))
+        expr = self._additive() if single else self.expression()
+        return A.UnaryExpr(tok.start, expr, _uses_input(expr))
+
+    # ------------------------------------------------------------ primaries
+    def _primary(self) -> A.Node:
+        tok = self.tok
+        kind = tok.kind
+        if kind == NUM:
+            self.advance()
+            return A.Const(tok.start, Decimal(tok.text))
+        if kind == STR:
+            self.advance()
+            return A.Const(tok.start, tok.text)
+        if kind == TEMPORAL:
+            self.advance()
+            return A.Const(tok.start, self._temporal(tok))
+        if kind == NAME:
+            return self._name_primary()
+        if kind == OP:
+            if tok.text == "(":
+                return self._paren()
+            if tok.text == "[":
+                return self._bracket()
+            if tok.text == "]":
+                return self._open_range()
+            if tok.text == "{":
+                return self._context()
+            if tok.text in ("<", "<=", ">", ">="):
+                # unary comparison used as a value: a range (feel-scala extension)
+                self.advance()
+                bound = self._additive()
+                if tok.text.startswith("<"):
+                    return A.RangeLit(tok.start, None, False, bound, tok.text == "<=")
+                return A.RangeLit(tok.start, bound, tok.text == ">=", None, False)
+        raise self.error("an expression")
+
+    def _temporal(self, tok: Token) -> Any:
+        from .runtime import parse_temporal_literal
+
+        value = parse_temporal_literal(tok.text)
+        if value is None:
+            raise FeelSyntaxError(
+                self.text, tok.start, "a valid date, time, date-time or duration literal"
+            )
+        return value
+
+    def _name_primary(self) -> A.Node:
+        tok = self.tok
+        if not tok.quoted:
+            word = tok.text
+            if word == "true" or word == "false":
+                self.advance()
+                return A.Const(tok.start, word == "true")
+            if word == "null":
+                self.advance()
+                return A.Const(tok.start, None)
+            if word == "?":
+                self.advance()
+                return A.InputValue(tok.start)
+            if word in ("and", "or") and self.peek().is_op("("):
+                self.advance()  # the list functions and(...) / or(...)
+                return A.Name(tok.start, word)
+            if word in KEYWORDS:
+                raise self.error("an expression")
+        return A.Name(tok.start, self._name_words())
+
+    def _name_words(self) -> str:
+        """Consume a (possibly multi-word) name and return it with single spaces."""
+        first = self.advance()
+        if first.quoted:
+            return first.text
+        last = first
+        while True:
+            nxt = self.tok
+            if nxt.kind == NAME and not nxt.quoted and nxt.text not in KEYWORDS:
+                last = self.advance()
+                continue
+            if nxt.kind == NAME and nxt.text in ("and", "or"):
+                joined = self._keyword_name(first, last)
+                if joined is not None:
+                    last = joined
+                    continue
+            break
+        if first is last:
+            return first.text
+        return _WS.sub(" ", self.text[first.start : last.end])
+
+    def _keyword_name(self, first: Token, last: Token) -> Token | None:
+        """Extend a name over ``and``/``or`` when that spells a known built-in name."""
+        prefix = _WS.sub(" ", self.text[first.start : last.end])
+        j = self.i
+        words = [prefix, self.tokens[j].text]
+        j += 1
+        while self.tokens[j].kind == NAME and not self.tokens[j].quoted:
+            words.append(self.tokens[j].text)
+            candidate = " ".join(words)
+            if candidate in KEYWORD_NAMES and (self.in_type or self.tokens[j + 1].is_op("(")):
+                self.i = j + 1
+                return self.tokens[j]
+            if self.tokens[j].text in KEYWORDS:
+                break
+            j += 1
+        return None
+
+    def _type_name(self) -> str:
+        start_tok = self.tok
+        if start_tok.kind != NAME:
+            raise self.error("a type name")
+        self.in_type = True
+        try:
+            self._name_words()
+        finally:
+            self.in_type = False
+        end = self.tokens[self.i - 1].end
+        if self.at_op("<"):
+            depth = 0
+            while True:
+                tok = self.advance()
+                if tok.kind == EOF:
+                    raise self.error("'>' closing the type parameters")
+                if tok.is_op("<"):
+                    depth += 1
+                elif tok.is_op(">"):
+                    depth -= 1
+                    if depth == 0:
+                        end = tok.end
+                        break
+        if self.at_op("->"):
+            self.advance()
+            self._type_name()
+            end = self.tokens[self.i - 1].end
+        return _WS.sub(" ", self.text[start_tok.start : end]).strip()
+
+    def _paren(self) -> A.Node:
+        open_tok = self.advance()
+        self._enter()
+        try:
+            node = self.expression()
+            if self.at_op(".."):
+                self.advance()
+                end = self._range_end()
+                return A.RangeLit(open_tok.start, node, False, end, self._range_close())
+            self.expect_op(")")
+            return node
+        finally:
+            self.nesting -= 1
+
+    def _bracket(self) -> A.Node:
+        open_tok = self.advance()
+        self._enter()
+        try:
+            if self.at_op("]"):
+                self.advance()
+                return A.ListLit(open_tok.start, ())
+            first = self.expression()
+            if self.at_op(".."):
+                self.advance()
+                end = self._range_end()
+                return A.RangeLit(open_tok.start, first, True, end, self._range_close())
+            items = [first]
+            while self.at_op(","):
+                self.advance()
+                items.append(self.expression())
+            self.expect_op("]")
+            return A.ListLit(open_tok.start, tuple(items))
+        finally:
+            self.nesting -= 1
+
+    def _open_range(self) -> A.Node:
+        open_tok = self.advance()
+        self._enter()
+        try:
+            start = self.expression()
+            self.expect_op("..")
+            end = self._range_end()
+            return A.RangeLit(open_tok.start, start, False, end, self._range_close())
+        finally:
+            self.nesting -= 1
+
+    def _range_end(self) -> A.Node:
+        saved = self.no_filter_at
+        self.no_filter_at = self.nesting + 1
+        try:
+            return self.expression()
+        finally:
+            self.no_filter_at = saved
+
+    def _range_close(self) -> bool:
+        tok = self.tok
+        if tok.is_op("]"):
+            self.advance()
+            return True
+        if tok.is_op(")") or tok.is_op("["):
+            self.advance()
+            return False
+        raise self.error("']', ')' or '[' closing the range")
+
+    def _context(self) -> A.Node:
+        open_tok = self.advance()
+        self._enter()
+        try:
+            entries: list[tuple[str, A.Node]] = []
+            seen: set[str] = set()
+            if self.at_op("}"):
+                self.advance()
+                return A.ContextLit(open_tok.start, ())
+            while True:
+                key_tok = self.tok
+                key = self._context_key()
+                if key in seen:
+                    raise FeelSyntaxError(self.text, key_tok.start, f"a unique key, not '{key}'")
+                seen.add(key)
+                self.expect_op(":")
+                entries.append((key, self.expression()))
+                if not self.at_op(","):
+                    break
+                self.advance()
+            self.expect_op("}")
+            return A.ContextLit(open_tok.start, tuple(entries))
+        finally:
+            self.nesting -= 1
+
+    def _context_key(self) -> str:
+        tok = self.tok
+        if tok.kind == STR:
+            self.advance()
+            return tok.text
+        if tok.kind == NAME and tok.quoted:
+            self.advance()
+            return tok.text
+        # a name key may contain spaces and operator characters, e.g. `Content-Type`
+        j = self.i
+        while self.tokens[j].kind in (NAME, NUM) or (
+            self.tokens[j].kind == OP and self.tokens[j].text in ("-", "+", "*", "/", ".")
+        ):
+            j += 1
+        if j == self.i or self.tokens[j].kind != OP or self.tokens[j].text != ":":
+            raise self.error("a context key (name or string) followed by ':'")
+        if self.tokens[self.i].kind != NAME:
+            raise self.error("a context key starting with a letter")
+        text = self.text[tok.start : self.tokens[j - 1].end]
+        self.i = j
+        return _WS.sub(" ", text)

@@ -1,0 +1,771 @@
+"""The worker: discovery -> pollers -> HTTP (thread pool) -> correlation -> publish.
+
+Lifecycle rules:
+
+* the cluster (REST or gRPC) being unavailable never stops anything: discovery retries with
+  backoff while the pollers keep their last known set, publishes are retried at the next
+  interval, and each connectivity change is logged once (not once per poll);
+* SIGTERM/SIGINT stop the scheduling; in-flight polls and publishes get a grace period;
+  the process then exits 0;
+* stateless: everything is rebuilt from the cluster on start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import re
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+from pyzeebe import ZeebeClient
+
+from connector.binding import BindingError, BoundRequest, bind_request
+from connector.config import Settings, split_grpc_address
+from connector.correlation import CorrelationError, evaluate_response
+from connector.discovery import (
+    ClusterAuth,
+    ClusterError,
+    Definition,
+    Discovery,
+    Snapshot,
+    WaitingInstance,
+    build_source,
+)
+from connector.elements import ElementConfig
+from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
+from connector.observability import Metrics, StatusServer, log_event
+from connector.publish import PublishError, PublishOutcome, publish_message
+from connector.scheduler import PollFailure, Prepared, Scheduler, SchedulerLimits
+from connector.secrets import EnvSecretProvider, SecretProvider
+
+log = logging.getLogger("connector.worker")
+
+MAX_DISCOVERY_BACKOFF = 60.0
+RESPONSE_NAMES = frozenset({"body", "status", "headers", "reason", "response"})
+# FEEL keywords, and built-in functions whose names contain spaces (removed before scanning).
+_FEEL_KEYWORDS = frozenset(
+    (
+        "and",
+        "or",
+        "not",
+        "if",
+        "then",
+        "else",
+        "for",
+        "in",
+        "return",
+        "some",
+        "every",
+        "satisfies",
+        "true",
+        "false",
+        "null",
+        "instance",
+        "of",
+        "function",
+        "between",
+    )
+)
+_MULTI_WORD_FUNCTIONS = (
+    "years and months duration",
+    "date and time",
+    "list contains",
+    "string length",
+    "upper case",
+    "lower case",
+    "substring before",
+    "substring after",
+    "starts with",
+    "ends with",
+    "day of week",
+    "day of year",
+    "week of year",
+    "month of year",
+    "get value",
+    "get entries",
+    "context put",
+    "context merge",
+    "is defined",
+    "is empty",
+    "string join",
+    "index of",
+    "insert before",
+    "distinct values",
+    "round half up",
+    "round half down",
+    "round up",
+    "round down",
+    "list replace",
+    "duplicate values",
+)
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+_FUNCTIONS = re.compile(r"(?:" + "|".join(re.escape(f) for f in _MULTI_WORD_FUNCTIONS) + r")\s*\(")
+_NAME = re.compile(r"(?<![\w.])([A-Za-z_$?][\w$?]*)(?!\s*[(:\w])")
+
+
+def expression_names(text: str | None) -> set[str]:
+    """Names an expression may read from its context (a cheap over-approximation).
+
+    Function calls, context keys, property accesses and string contents are not names.
+    """
+    if not text:
+        return set()
+    body = _STRING.sub('""', text.lstrip().removeprefix("="))
+    body = _FUNCTIONS.sub("(", body)
+    return {m.group(1) for m in _NAME.finditer(body)} - _FEEL_KEYWORDS
+
+
+_CORRELATION_PROPS = (
+    "activationCondition",
+    "correlationKeyExpression",
+    "messageIdExpression",
+    "resultExpression",
+)
+
+
+def needs_variables(config: ElementConfig) -> bool:
+    """Whether a poll of ``config`` must fetch the instance's current variables first."""
+    if config.request_uses_variables:
+        return True
+    names: set[str] = set()
+    for prop in _CORRELATION_PROPS:
+        names |= expression_names(config.properties.get(prop))
+    return bool(names - RESPONSE_NAMES)
+
+
+class VariableLoader:
+    """Merges concurrent variable reads into few batched fetches.
+
+    Pollers fall due one by one; reading each one's variables separately would cost one
+    REST request per poll. Requests that arrive while fetches are running wait and go
+    together in the next fetch (at most ``max_batch`` instances, ``parallel`` fetches).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[list[WaitingInstance]], dict[tuple[int, str], dict[str, Any]]],
+        executor: concurrent.futures.Executor,
+        *,
+        max_batch: int = 1000,
+        parallel: int = 2,
+    ) -> None:
+        self._fetch = fetch
+        self._executor = executor
+        self._max_batch = max_batch
+        self._parallel = parallel
+        self._pending: list[tuple[list[WaitingInstance], asyncio.Future[Any]]] = []
+        self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.fetches = 0
+
+    async def load(
+        self, targets: Sequence[WaitingInstance]
+    ) -> dict[tuple[int, str], dict[str, Any]]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((list(targets), future))
+        while self._running < self._parallel and self._pending:
+            self._running += 1
+            task = asyncio.ensure_future(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        result: dict[tuple[int, str], dict[str, Any]] = await future
+        return result
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch: list[tuple[list[WaitingInstance], asyncio.Future[Any]]] = []
+                size = 0
+                while self._pending and (not batch or size < self._max_batch):
+                    item = self._pending.pop(0)
+                    batch.append(item)
+                    size += len(item[0])
+                instances = [t for targets, _ in batch for t in targets]
+                self.fetches += 1
+                try:
+                    values = await loop.run_in_executor(self._executor, self._fetch, instances)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(values)
+        finally:
+            self._running -= 1
+
+
+@dataclass
+class _Published:
+    message_id: str
+    until: float
+
+
+def _instance_fields(target: WaitingInstance) -> dict[str, Any]:
+    return {
+        "process_id": target.process_id,
+        "element_id": target.element_id,
+        "element_instance_key": str(target.element_instance_key),
+        "process_instance_key": str(target.process_instance_key),
+    }
+
+
+# ---------------------------------------------------------------------------- gRPC client
+
+
+class _MetadataInterceptor(
+    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+):
+    """Adds fixed call metadata (basic auth for gRPC, which pyzeebe has no helper for)."""
+
+    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
+        self._metadata = list(metadata)
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        metadata = list(client_call_details.metadata or []) + self._metadata
+        details = client_call_details._replace(metadata=metadata)
+        return await continuation(details, request)
+
+
+def build_zeebe_client(settings: Settings) -> tuple[ZeebeClient, grpc.aio.Channel]:
+    """A pyzeebe client that never gives up reconnecting (long-running worker)."""
+    import pyzeebe
+
+    split = split_grpc_address(settings.grpc_address)
+    address, scheme_tls = split if split else (settings.grpc_address, None)
+    tls = settings.grpc_tls or bool(scheme_tls)
+    credentials = None
+    if settings.ca_certificate_path:
+        with open(settings.ca_certificate_path, "rb") as handle:
+            credentials = grpc.ssl_channel_credentials(root_certificates=handle.read())
+    channel: grpc.aio.Channel
+    if settings.auth_method == "oidc":
+        if settings.saas:
+            channel = pyzeebe.create_camunda_cloud_channel(
+                client_id=settings.client_id or "",
+                client_secret=settings.client_secret or "",
+                cluster_id=settings.cluster_id or "",
+                region=settings.region or "bru-2",
+                authorization_server=settings.token_url or "",
+                scope=settings.scope,
+                audience=settings.audience,
+            )
+        else:
+            # pyzeebe's OAuth channel is always TLS.
+            channel = pyzeebe.create_oauth2_client_credentials_channel(
+                grpc_address=address,
+                client_id=settings.client_id or "",
+                client_secret=settings.client_secret or "",
+                authorization_server=settings.token_url or "",
+                scope=settings.scope,
+                audience=settings.audience,
+                channel_credentials=credentials,
+            )
+    else:
+        interceptors = []
+        if settings.auth_method == "basic":
+            import base64
+
+            raw = f"{settings.username}:{settings.password}".encode()
+            token = base64.b64encode(raw).decode()
+            interceptors.append(_MetadataInterceptor([("authorization", f"Basic {token}")]))
+        options = [("grpc.keepalive_time_ms", 45000)]
+        if tls:
+            creds = credentials or grpc.ssl_channel_credentials()
+            channel = grpc.aio.secure_channel(
+                address, creds, options=options, interceptors=interceptors
+            )
+        else:
+            channel = grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+    return ZeebeClient(channel, max_connection_retries=-1), channel
+
+
+def cluster_auth(settings: Settings) -> ClusterAuth:
+    return ClusterAuth(
+        method=settings.auth_method,
+        username=settings.username,
+        password=settings.password,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        token_url=settings.token_url,
+        audience=settings.audience,
+        scope=settings.scope,
+    )
+
+
+# ---------------------------------------------------------------------------- the worker
+
+
+class Worker:
+    """Owns every component and the lifecycle; ``await run(stop)`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        zeebe: ZeebeClient | None = None,
+        discovery: Discovery | None = None,
+        http: HttpClient | None = None,
+        secrets: SecretProvider | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._channel: grpc.aio.Channel | None = None
+        self._zeebe = zeebe
+        self._rest_client = None
+        if discovery is None:
+            source, self._rest_client = build_source(settings, cluster_auth(settings))
+            discovery = Discovery(
+                source,
+                shard_index=settings.shard_index,
+                shard_count=settings.shard_count,
+                batch_size=settings.variables_batch_size,
+            )
+        self.discovery = discovery
+        self.http = http or HttpClient(
+            max_response_bytes=settings.max_response_bytes, pool_size=settings.max_concurrency
+        )
+        self.secrets = secrets or EnvSecretProvider(prefix=settings.secret_prefix)
+        self._http_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.max_concurrency, thread_name_prefix="poll"
+        )
+        # Cluster calls get their own threads so busy polls never delay discovery.
+        self._cluster_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="cluster"
+        )
+        self.scheduler: Scheduler[WaitingInstance] = Scheduler(
+            self,
+            interval_of=lambda t: max(0.001, t.config.interval.total_seconds()),
+            describe=_instance_fields,
+            limits=SchedulerLimits(
+                max_concurrency=settings.max_concurrency,
+                max_per_host=settings.max_per_host,
+                max_backoff=settings.max_backoff,
+            ),
+            metrics=self.metrics,
+        )
+        self.definitions: dict[int, Definition] = {}
+        self._variables = VariableLoader(
+            self.discovery.fetch_variables, self._cluster_pool, parallel=2
+        )
+        self._needs_vars: dict[int, bool] = {}
+        self._published: dict[tuple[int, str], _Published] = {}
+        self._last_vars: dict[tuple[int, str], dict[str, Any]] = {}
+        self._rest_up: bool | None = None
+        self._grpc_up: bool | None = None
+        self._ready = False
+        self._last_discovery: float | None = None
+        self._last_discovery_error: str | None = None
+        self._active_elements: set[tuple[int, str]] = set()
+        self.status_server: StatusServer | None = None
+        self.metrics.gauge_function("pollers", lambda: float(len(self.scheduler)))
+        self.metrics.gauge_function("cluster_up", lambda: 1.0 if self._rest_up else 0.0)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event) -> int:
+        if self._zeebe is None:
+            self._zeebe, self._channel = build_zeebe_client(self.settings)
+        if self.settings.http_port is not None:
+            self.status_server = StatusServer(
+                self.metrics,
+                ready=self.ready,
+                inbound=self.inbound_status,
+                host=self.settings.http_host,
+                port=self.settings.http_port,
+            )
+            await self.status_server.start()
+            log_event(
+                log,
+                "status server listening",
+                host=self.settings.http_host,
+                port=self.status_server.port,
+            )
+        log_event(
+            log,
+            "worker started",
+            rest=self.settings.rest_base,
+            grpc=self.settings.grpc_address,
+            source=self.settings.discovery_source,
+            shard=f"{self.settings.shard_index}/{self.settings.shard_count}",
+        )
+        scheduler_task = asyncio.ensure_future(self.scheduler.run())
+        discovery_task = asyncio.ensure_future(self._discovery_loop(stop))
+        await stop.wait()
+        log_event(log, "stopping", grace_seconds=self.settings.shutdown_grace)
+        self.scheduler.stop()
+        discovery_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await discovery_task
+        with contextlib.suppress(asyncio.CancelledError):
+            await scheduler_task
+        finished = await self.scheduler.drain(self.settings.shutdown_grace)
+        if not finished:
+            log_event(log, "grace period over, abandoning in-flight polls", logging.WARNING)
+        await self.close()
+        log_event(log, "worker stopped")
+        return 0
+
+    async def close(self) -> None:
+        if self.status_server is not None:
+            await self.status_server.stop()
+        if self._channel is not None:
+            await self._channel.close()
+        self._http_pool.shutdown(wait=False, cancel_futures=True)
+        self._cluster_pool.shutdown(wait=False, cancel_futures=True)
+        self.http.close()
+        if self._rest_client is not None:
+            self._rest_client.close()
+
+    def ready(self) -> bool:
+        return self._ready and bool(self._rest_up)
+
+    # ------------------------------------------------------------------ discovery
+
+    async def _discovery_loop(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.settings.discovery_interval
+        failures = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                snapshot = await loop.run_in_executor(self._cluster_pool, self.discovery.cycle)
+            except Exception as exc:  # ClusterError or anything unexpected: retry, never die
+                failures += 1
+                self.metrics.inc("discovery_failures_total")
+                reason = str(exc) if isinstance(exc, ClusterError) else repr(exc)
+                if not isinstance(exc, ClusterError):
+                    log.exception("discovery failed unexpectedly")
+                self._set_rest_state(False, reason)
+                delay = min(MAX_DISCOVERY_BACKOFF, interval * 2 ** min(failures, 10))
+            else:
+                failures = 0
+                self._set_rest_state(True)
+                self._apply(snapshot)
+                self.metrics.observe("discovery_duration_seconds", snapshot.duration)
+                self.metrics.inc("discovery_requests_total", float(snapshot.requests))
+                delay = max(0.0, interval - (time.monotonic() - started))
+            if self._grpc_up is not True:
+                await self._check_grpc()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    async def _check_grpc(self) -> None:
+        """Probe the gateway until it is known to be up (publishes report later outages)."""
+        assert self._zeebe is not None
+        try:
+            await asyncio.wait_for(self._zeebe.topology(), timeout=5)
+        except Exception as exc:
+            self._set_grpc_state(False, type(exc).__name__)
+        else:
+            self._set_grpc_state(True)
+
+    def _set_rest_state(self, up: bool, reason: str | None = None) -> None:
+        self._last_discovery_error = reason
+        if up == self._rest_up:
+            return
+        previous = self._rest_up
+        self._rest_up = up
+        if up:
+            log_event(log, "cluster REST API available", url=self.settings.rest_base)
+        elif previous is None:
+            log_event(log, "cluster REST API unavailable, retrying", logging.WARNING, reason=reason)
+        else:
+            log_event(
+                log,
+                "cluster REST API unavailable, keeping pollers and retrying",
+                logging.WARNING,
+                reason=reason,
+            )
+
+    def _set_grpc_state(self, up: bool, reason: str | None = None) -> None:
+        if up == self._grpc_up:
+            return
+        self._grpc_up = up
+        if up:
+            log_event(log, "cluster gRPC gateway available", address=self.settings.grpc_address)
+        else:
+            log_event(log, "cluster gRPC gateway unavailable", logging.WARNING, reason=reason)
+
+    def _apply(self, snapshot: Snapshot) -> None:
+        self._last_discovery = time.time()
+        for definition in snapshot.new_definitions:
+            ref = definition.ref
+            log_event(
+                log,
+                "definition loaded",
+                process_id=ref.process_id or None,
+                process_definition_key=str(ref.key),
+                version=ref.version,
+                polling_elements=len(definition.configs),
+            )
+            for error in definition.errors:
+                log_event(
+                    log,
+                    "invalid polling element",
+                    logging.WARNING,
+                    process_id=error.process_id,
+                    element_id=error.element_id,
+                    property=error.property,
+                    reason=error.reason,
+                    process_definition_key=str(ref.key),
+                )
+            for config in definition.configs.values():
+                self._needs_vars[id(config)] = needs_variables(config)
+        self.definitions = snapshot.definitions
+        self.metrics.set(
+            "invalid_elements",
+            float(sum(len(d.errors) for d in snapshot.definitions.values())),
+        )
+        added, removed = self.scheduler.sync(dict(snapshot.waiting))
+        for target in added:
+            log_event(
+                log,
+                "poller added",
+                **_instance_fields(target),
+                correlation_key=target.correlation_key,
+            )
+        for target in removed:
+            self._published.pop(target.key, None)
+            self._last_vars.pop(target.key, None)
+            log_event(log, "poller removed", **_instance_fields(target))
+        self._log_element_changes(snapshot.waiting)
+        self._ready = True
+
+    def _log_element_changes(self, waiting: Mapping[tuple[int, str], WaitingInstance]) -> None:
+        active = {(w.process_definition_key, w.element_id) for w in waiting.values()}
+        for key, element_id in sorted(active - self._active_elements):
+            log_event(
+                log,
+                "element activated",
+                process_definition_key=str(key),
+                element_id=element_id,
+                process_id=self._process_id(key),
+            )
+        for key, element_id in sorted(self._active_elements - active):
+            log_event(
+                log,
+                "element deactivated",
+                process_definition_key=str(key),
+                element_id=element_id,
+                process_id=self._process_id(key),
+            )
+        self._active_elements = active
+
+    def _process_id(self, definition_key: int) -> str | None:
+        definition = self.discovery.definition(definition_key)
+        if definition is None:
+            return None
+        return definition.ref.process_id or next(
+            (c.process_id for c in definition.configs.values()), None
+        )
+
+    # ------------------------------------------------------------------ poll hooks
+
+    def _needs(self, config: ElementConfig) -> bool:
+        cached = self._needs_vars.get(id(config))
+        if cached is None:
+            cached = self._needs_vars[id(config)] = needs_variables(config)
+        return cached
+
+    async def prepare(self, targets: Sequence[WaitingInstance]) -> Sequence[Prepared | PollFailure]:
+        loop = asyncio.get_running_loop()
+        variables: dict[tuple[int, str], dict[str, Any]] = {}
+        variable_error: PollFailure | None = None
+        wanting = [t for t in targets if self._needs(t.config)]
+        if wanting:
+            try:
+                variables = await self._variables.load(wanting)
+                self._set_rest_state(True)
+                self._last_vars.update(variables)
+            except ClusterError as exc:
+                # Keep polling with the last known values while the cluster is unreachable.
+                self._set_rest_state(False, str(exc))
+                variables = {
+                    t.key: self._last_vars[t.key] for t in wanting if t.key in self._last_vars
+                }
+                variable_error = PollFailure("variables_error", f"reading variables failed: {exc}")
+        return await loop.run_in_executor(
+            self._http_pool, self._bind_all, targets, variables, variable_error
+        )
+
+    def _bind_all(
+        self,
+        targets: Sequence[WaitingInstance],
+        variables: Mapping[tuple[int, str], dict[str, Any]],
+        variable_error: PollFailure | None,
+    ) -> list[Prepared | PollFailure]:
+        results: list[Prepared | PollFailure] = []
+        for target in targets:
+            needs = self._needs(target.config)
+            if needs and variable_error is not None and target.key not in variables:
+                results.append(variable_error)
+                continue
+            scope = variables.get(target.key, {}) if needs else {}
+            try:
+                request = bind_request(target.config, scope, self.secrets)
+            except BindingError as exc:
+                results.append(PollFailure("binding_error", str(exc)))
+                continue
+            except Exception as exc:  # a binding bug must not stop other instances
+                results.append(PollFailure("binding_error", f"{type(exc).__name__}: {exc}"))
+                continue
+            host = urlsplit(request.url).netloc or request.url
+            results.append(Prepared(request.coalesce_key, host, request, scope))
+        return results
+
+    async def execute(self, request: Any) -> Any:
+        assert isinstance(request, BoundRequest)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._http_pool, self.http.execute, request)
+        except HttpStatusError as exc:
+            retry = exc.retry_after if exc.status in (429, 503) else None
+            raise PollFailure("http_error", str(exc), retry_after=retry) from None
+        except HttpTransportError as exc:
+            raise PollFailure("transport_error", str(exc)) from None
+
+    async def deliver(self, target: WaitingInstance, prepared: Prepared, response: Any) -> str:
+        assert isinstance(response, HttpResponse)
+        context = prepared.context if isinstance(prepared.context, Mapping) else {}
+        try:
+            activation = evaluate_response(
+                target.config,
+                response,
+                context,
+                element_instance_key=target.element_instance_key,
+            )
+        except CorrelationError as exc:
+            raise PollFailure("correlation_error", str(exc)) from None
+        if activation is None:
+            return "not_met"
+        now = time.monotonic()
+        previous = self._published.get(target.key)
+        if (
+            previous is not None
+            and previous.message_id == activation.message_id
+            and now < previous.until
+        ):
+            # Already published; the query API has not caught up yet.
+            return "already_published"
+        assert self._zeebe is not None
+        try:
+            outcome = await publish_message(self._zeebe, activation, tenant_id=target.tenant_id)
+        except PublishError as exc:
+            self.metrics.inc("publish_failures_total")
+            if exc.transient:
+                self._set_grpc_state(False, str(exc))
+            raise PollFailure("publish_error", str(exc)) from None
+        self._set_grpc_state(True)
+        ttl = activation.ttl.total_seconds()
+        self._published[target.key] = _Published(activation.message_id, now + ttl)
+        self.metrics.inc("correlations_total")
+        log_event(
+            log,
+            "correlated",
+            **_instance_fields(target),
+            message_name=activation.message_name,
+            correlation_key=activation.correlation_key,
+            message_id=activation.message_id,
+            duplicate=outcome is PublishOutcome.DUPLICATE or None,
+        )
+        return "activated"
+
+    # ------------------------------------------------------------------ status
+
+    def inbound_status(self) -> dict[str, Any]:
+        """The ``/inbound`` document: each polling element with its pollers."""
+        by_element: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for poller, next_wall in self.scheduler.snapshot():
+            target = poller.target
+            by_element.setdefault((target.process_definition_key, target.element_id), []).append(
+                {
+                    "elementInstanceKey": str(target.element_instance_key),
+                    "processInstanceKey": str(target.process_instance_key),
+                    "correlationKey": target.correlation_key,
+                    "lastStatus": poller.last_outcome,
+                    "lastError": poller.last_error,
+                    "lastPoll": _iso(poller.last_poll_wall),
+                    "nextPoll": _iso(next_wall),
+                    "polls": poller.polls,
+                    "consecutiveFailures": poller.failures,
+                }
+            )
+        elements: list[dict[str, Any]] = []
+        for key, definition in sorted(self.definitions.items()):
+            ref = definition.ref
+            for config in definition.configs.values():
+                elements.append(
+                    {
+                        "processDefinitionId": config.process_id,
+                        "processDefinitionKey": str(key),
+                        "version": ref.version,
+                        "elementId": config.element_id,
+                        "elementName": config.element_name,
+                        "kind": config.kind,
+                        "messageName": config.message_name,
+                        "interval": config.interval.total_seconds(),
+                        "status": "ACTIVE",
+                        "pollers": by_element.get((key, config.element_id), []),
+                    }
+                )
+            for error in definition.errors:
+                elements.append(
+                    {
+                        "processDefinitionId": error.process_id,
+                        "processDefinitionKey": str(key),
+                        "version": ref.version,
+                        "elementId": error.element_id,
+                        "status": "INVALID",
+                        "error": f"property '{error.property}': {error.reason}",
+                        "pollers": [],
+                    }
+                )
+        return {
+            "cluster": {
+                "rest": _state(self._rest_up),
+                "grpc": _state(self._grpc_up),
+                "lastDiscovery": _iso(self._last_discovery),
+                "lastDiscoveryError": self._last_discovery_error,
+            },
+            "shard": {"index": self.settings.shard_index, "count": self.settings.shard_count},
+            "pollers": len(self.scheduler),
+            "httpCalls": self.scheduler.http_calls,
+            "elements": elements,
+        }
+
+
+def _state(up: bool | None) -> str:
+    return "UNKNOWN" if up is None else ("UP" if up else "DOWN")
+
+
+def _iso(wall: float | None) -> str | None:
+    if wall is None:
+        return None
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(wall, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+async def run_worker(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    worker = Worker(settings)
+    return await worker.run(stop)

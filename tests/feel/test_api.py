@@ -1,0 +1,234 @@
+"""Public API of connector.feel: compile/evaluate, conversions in and out, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from connector import feel
+from connector.feel import (
+    Expression,
+    FeelError,
+    FeelSyntaxError,
+    YearsMonthsDuration,
+    json_default,
+    to_json_compatible,
+)
+
+BODY = {
+    "status": "OK",
+    "html_url": "https://github.com/o/r/issues/7",
+    "number": 7,
+    "labels": [{"name": "bug"}, {"name": "needs review"}],
+}
+
+
+class RecordingContext(Mapping[str, Any]):
+    """A context that remembers which variables the evaluation read."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class TestCompileAndEvaluate:
+    def test_leading_equals_sign_is_stripped(self) -> None:
+        expr = feel.compile('  ="https://api.example.com/orders/" + string(orderId)')
+        assert isinstance(expr, Expression)
+        assert expr.evaluate({"orderId": 42}) == "https://api.example.com/orders/42"
+
+    def test_compiled_expression_is_reusable(self) -> None:
+        expr = feel.compile('body.status = "OK"')
+        assert expr.evaluate({"body": BODY}) is True
+        assert expr.evaluate({"body": {"status": "FAILED"}}) is False
+        # a missing variable is null, and null = "OK" is false (feel-scala)
+        assert expr.evaluate_with_warnings({}) == (
+            False,
+            ["No variable found with name 'body'"],
+        )
+
+    def test_evaluate_caches_compiled_expressions(self) -> None:
+        assert feel.compile("1 + 1") is feel.compile("1 + 1")
+
+    def test_evaluate_without_context(self) -> None:
+        assert feel.evaluate("1 + 1") == 2
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ('body.status = "OK"', True),
+            ("{issueUrl: body.html_url, n: body.number}", {"issueUrl": BODY["html_url"], "n": 7}),
+            ('list contains((body.labels).name, "needs review")', True),
+            ("body.number < 10", True),
+            ('(body.labels)[name = "bug"][1].name', "bug"),
+        ],
+    )
+    def test_typical_connector_expressions(self, text: str, expected: Any) -> None:
+        assert feel.evaluate(text, {"body": BODY}) == expected
+
+    def test_any_mapping_is_a_context(self) -> None:
+        assert feel.evaluate("a + 1", MappingProxyType({"a": 1})) == 2
+
+    def test_context_is_read_lazily(self) -> None:
+        context = RecordingContext({"a": 1, "big": list(range(100_000)), "other": {"x": 1}})
+        assert feel.evaluate("a + 1", context) == 2
+        assert context.read == {"a"}
+
+    def test_input_is_not_modified(self) -> None:
+        body = {"items": [{"price": 5}, {"price": 50}]}
+        snapshot = json.dumps(body)
+        feel.evaluate(
+            "{all: body.items, cheap: body.items[price < 10], n: count(body.items)}", {"body": body}
+        )
+        assert json.dumps(body) == snapshot
+
+    def test_values_read_from_the_context_are_returned_as_given(self) -> None:
+        items = [{"price": 5}, {"price": 50}]
+        result = feel.evaluate("items[price > 10]", {"items": items})
+        assert result == [{"price": 50}]
+        assert result[0] is items[1]
+
+    def test_concurrent_evaluation(self) -> None:
+        expr = feel.compile("for i in 1..50 return i * x")
+        errors: list[str] = []
+
+        def work(x: int) -> None:
+            for _ in range(50):
+                if expr.evaluate({"x": x}) != [i * x for i in range(1, 51)]:
+                    errors.append(f"wrong result for {x}")
+
+        threads = [threading.Thread(target=work, args=(x,)) for x in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+
+
+class TestMisuse:
+    @pytest.mark.parametrize("context", [None, [1, 2], "a=1", 5])
+    def test_non_mapping_context_raises_type_error(self, context: Any) -> None:
+        with pytest.raises(TypeError):
+            feel.compile("1").evaluate(context)
+
+    def test_non_string_expression_raises_type_error(self) -> None:
+        with pytest.raises(TypeError):
+            feel.compile(42)  # type: ignore[arg-type]
+
+    def test_syntax_error_details(self) -> None:
+        with pytest.raises(FeelSyntaxError) as info:
+            feel.compile("=a +")
+        error = info.value
+        assert isinstance(error, FeelError)
+        assert (error.line, error.column) == (1, 4)
+        assert error.expected == "an expression"
+        assert error.expression == "a +"
+        message = str(error)
+        assert "line 1, column 4" in message and "a +" in message
+
+    def test_data_problems_never_raise(self) -> None:
+        for text in ["a.b.c", "x / 0", "date(x)", "x[1]", "sum(x)", "x.year", "x(1)"]:
+            for value in [None, "s", 5, [1], {"b": 1}, dt.date(2024, 1, 1)]:
+                feel.evaluate(text, {"x": value, "a": value})
+
+
+class TestWarnings:
+    def test_warnings_are_reported_per_evaluation(self) -> None:
+        expr = feel.compile("a + b")
+        value, warnings = expr.evaluate_with_warnings({"a": 1})
+        assert value is None
+        assert warnings == ["No variable found with name 'b'"]
+        assert expr.evaluate_with_warnings({"a": 1, "b": 2}) == (3, [])
+
+    def test_module_level_evaluate_with_warnings(self) -> None:
+        value, warnings = feel.evaluate_with_warnings("x.y", {"x": {}})
+        assert value is None and len(warnings) == 1
+
+
+class TestConversions:
+    @pytest.mark.parametrize(
+        ("text", "expected", "kind"),
+        [
+            ("1 + 1", 2, int),
+            ("1.0 * 3", 3, int),
+            ("1 / 4", 0.25, float),
+            ("0.1 + 0.2", 0.3, float),
+            ("1 / 3", Decimal("0.3333333333333333333333333333333333"), Decimal),
+        ],
+    )
+    def test_numbers_out(self, text: str, expected: Any, kind: type) -> None:
+        result = feel.evaluate(text)
+        assert result == expected and type(result) is kind
+
+    def test_numbers_in(self) -> None:
+        assert feel.evaluate("x + y", {"x": 0.1, "y": 0.2}) == 0.3
+        assert feel.evaluate("x + 1", {"x": 10**30}) == 10**30 + 1
+        assert feel.evaluate("x * 2", {"x": Decimal("1.25")}) == 2.5
+        assert feel.evaluate("x + 1", {"x": True}) is None
+        assert feel.evaluate("x", {"x": float("nan")}) is None
+
+    def test_sequences_in(self) -> None:
+        assert feel.evaluate("count(x)", {"x": (1, 2, 3)}) == 3
+
+    def test_nested_results_are_plain(self) -> None:
+        result = feel.evaluate("{a: [1, 2.5, {b: 1 / 4}], c: null, d: true}")
+        assert result == {"a": [1, 2.5, {"b": 0.25}], "c": None, "d": True}
+        assert type(result["a"][0]) is int
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ('@"2024-05-01"', dt.date(2024, 5, 1)),
+            ('@"10:30:00"', dt.time(10, 30)),
+            ('@"2024-05-01T10:30:00Z"', dt.datetime(2024, 5, 1, 10, 30, tzinfo=dt.UTC)),
+            ('@"P1DT2H"', dt.timedelta(days=1, hours=2)),
+            ('@"P1Y2M"', YearsMonthsDuration(14)),
+        ],
+    )
+    def test_temporal_values_out(self, text: str, expected: Any) -> None:
+        result = feel.evaluate(text)
+        assert result == expected and type(result) is type(expected)
+
+    def test_aware_date_time_keeps_its_offset(self) -> None:
+        result = feel.evaluate('@"2024-05-01T10:30:00+02:00"')
+        assert result.utcoffset() == dt.timedelta(hours=2)
+
+    def test_temporal_values_in(self) -> None:
+        context = {"d": dt.date(2024, 1, 31), "m": YearsMonthsDuration(1)}
+        assert feel.evaluate("d + m", context) == dt.date(2024, 2, 29)
+
+    def test_to_json_compatible(self) -> None:
+        value = feel.evaluate('{n: 1 / 3, d: @"2024-05-01", p: @"P1D", y: @"P1Y", r: [1..2]}')
+        plain = to_json_compatible(value)
+        assert plain["n"] == "0.3333333333333333333333333333333333"
+        assert plain["d"] == "2024-05-01"
+        assert plain["p"] == "P1D"
+        assert plain["y"] == "P1Y"
+        assert plain["r"]["start"] == 1
+        assert json.loads(json.dumps(plain)) == plain
+
+    def test_json_default_hook(self) -> None:
+        value = {"x": Decimal("2.50"), "when": dt.date(2024, 1, 2)}
+        assert json.loads(json.dumps(value, default=json_default)) == {
+            "x": 2.5,
+            "when": "2024-01-02",
+        }
+        with pytest.raises(TypeError):
+            json_default(object())

@@ -1,0 +1,431 @@
+"""FEEL conformance: built-in functions by category (conversion, boolean, string, list, numeric,
+context, range, misc), written from feel-scala's function reference."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.feel.conftest import Approx, Case, Satisfies, cases, check
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _is_uuid(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 36 and UUID.match(value.lower()) is not None
+
+
+def _is_random(value: Any) -> bool:
+    return (
+        not isinstance(value, bool) and isinstance(value, int | float | Decimal) and 0 <= value < 1
+    )
+
+
+CONVERSION: list[Case] = [
+    ("string(1.1)", None, "1.1"),
+    ("string(123)", None, "123"),
+    ("string(-5)", None, "-5"),
+    ("string(10 / 4)", None, "2.5"),
+    ("string(true)", None, "true"),
+    ("string(false)", None, "false"),
+    ('string("x")', None, "x"),
+    ('number("1500.5")', None, 1500.5),
+    ('number("1,500", ",")', None, 1500),
+    ('number("1 500.5", " ", ".")', None, 1500.5),
+    ('number("1.500,5", ".", ",")', None, 1500.5),
+    ('number("-12")', None, -12),
+    ('number("0.1") + number("0.2")', None, 0.3),
+    ('number("abc")', None, None),
+    ('number("")', None, None),
+    ("number(x)", {"x": "42"}, 42),
+    ('context([{"key":"a", "value":1}, {"key":"b", "value":2}])', None, {"a": 1, "b": 2}),
+    ('context([{key:"a", value:1}, {key:"a", value:2}])', None, {"a": 2}),
+    ("context([])", None, {}),
+    ('context([{key:"a"}])', None, None),
+    ("context([1])", None, None),
+    ('context(get entries({x: 1, y: "z"}))', None, {"x": 1, "y": "z"}),
+]
+
+BOOLEAN: list[Case] = [
+    ("not(true)", None, False),
+    ("not(false)", None, True),
+    ("not(null)", None, None),
+    ("is defined(1)", None, True),
+    ("is defined(null)", None, False),
+    ("is defined(x)", {}, False),
+    ("is defined(x)", {"x": None}, False),
+    ("is defined(x)", {"x": 0}, True),
+    ("is defined(x)", {"x": ""}, True),
+    ("is defined(x)", {"x": False}, True),
+    ("is defined(x.y)", {}, False),
+    ("is defined(x.y)", {"x": {}}, False),
+    ("is defined(x.y)", {"x": {"y": 1}}, True),
+    ('get or else("this", "default")', None, "this"),
+    ('get or else(null, "default")', None, "default"),
+    ("get or else(null, null)", None, None),
+    ("get or else(0, 1)", None, 0),
+    ("get or else(false, true)", None, False),
+    ('get or else(x, "fallback")', {}, "fallback"),
+    ("assert(x, x != null)", {"x": "value"}, "value"),
+    ("assert(x, x >= 0)", {"x": 4}, 4),
+    ("assert(x, x >= 0, \"'x' should be positive\")", {"x": 4}, 4),
+]
+
+STRING: list[Case] = [
+    ('substring("foobar", 3)', None, "obar"),
+    ('substring("foobar", -2)', None, "ar"),
+    ('substring("foobar", 3, 3)', None, "oba"),
+    ('substring("foobar", -3, 2)', None, "ba"),
+    ('substring("foobar", 3, 10)', None, "obar"),
+    ('substring("foobar", 1)', None, "foobar"),
+    ('string length("foo")', None, 3),
+    ('string length("")', None, 0),
+    ('string length("日本")', None, 2),
+    ('upper case("aBc4")', None, "ABC4"),
+    ('lower case("aBc4")', None, "abc4"),
+    ('substring before("foobar", "bar")', None, "foo"),
+    ('substring before("foobar", "xyz")', None, ""),
+    ('substring after("foobar", "ob")', None, "ar"),
+    ('substring after("foobar", "xyz")', None, ""),
+    ('contains("foobar", "of")', None, False),
+    ('contains("foobar", "oob")', None, True),
+    ('contains("foobar", "")', None, True),
+    ('starts with("foobar", "fo")', None, True),
+    ('starts with("foobar", "bar")', None, False),
+    ('ends with("foobar", "r")', None, True),
+    ('ends with("foobar", "fo")', None, False),
+    ('matches("foobar", "^fo*bar")', None, True),
+    ('matches("foobar", "^bar")', None, False),
+    ('matches("foobar", "oba")', None, True),
+    ('matches("FooBar", "foo", "i")', None, True),
+    ('matches("FooBar", "foo")', None, False),
+    (r'matches("a\nb", "a.b")', None, False),
+    (r'matches("a\nb", "a.b", "s")', None, True),
+    (r'matches("123", "^\d+$")', None, True),
+    ('matches("abc", "[a-z]+")', None, True),
+    ('replace("abcd", "(ab)|(a)", "[1=$1][2=$2]")', None, "[1=ab][2=]cd"),
+    (r'replace("0123456789", "(\d{3})(\d{3})(\d{4})", "($1) $2-$3")', None, "(012) 345-6789"),
+    ('replace("How do you feel?", "Feel", "FEEL", "i")', None, "How do you FEEL?"),
+    ('replace("aaa", "a", "b")', None, "bbb"),
+    (r'replace("a.b.c", "\.", "-")', None, "a-b-c"),
+    ('replace("abc", "x", "y")', None, "abc"),
+    (r'split("John Doe", "\s")', None, ["John", "Doe"]),
+    ('split("a;b;c;;", ";")', None, ["a", "b", "c", "", ""]),
+    ('split("a,b", ",")', None, ["a", "b"]),
+    ('split("a1b22c", "[0-9]+")', None, ["a", "b", "c"]),
+    ('extract("references are 1234, 1256, 1378", "12[0-9]*")', None, ["1234", "1256"]),
+    ('extract("abc", "x")', None, []),
+    ('trim("  hello world  ")', None, "hello world"),
+    ('trim("hello   world ")', None, "hello   world"),
+    ('trim("")', None, ""),
+    ("uuid()", None, Satisfies(_is_uuid, "a 36 character UUID")),
+    ("uuid() != uuid()", None, True),
+    ("string length(uuid())", None, 36),
+    ('to base64("FEEL")', None, "RkVFTA=="),
+    ('to base64("hello world")', None, "aGVsbG8gd29ybGQ="),
+    ('to base64("")', None, ""),
+    ('is blank("")', None, True),
+    ('is blank(" ")', None, True),
+    (r'is blank("\t\n")', None, True),
+    ('is blank("hello world")', None, False),
+    ('string join(["a","b","c"])', None, "abc"),
+    ('string join(["a"], "X")', None, "a"),
+    ('string join(["a","b","c"], ", ")', None, "a, b, c"),
+    ('string join(["a","b","c"], ", ", "[", "]")', None, "[a, b, c]"),
+    ('string join(["a",null,"c"])', None, "ac"),
+    ("string join([])", None, ""),
+    ('string join(["a","b"], "-")', None, "a-b"),
+    ("string join([1, 2])", None, None),
+    (
+        'string join(body.labels.name, ", ")',
+        {"body": {"labels": [{"name": "x"}, {"name": "y"}]}},
+        "x, y",
+    ),
+]
+
+LIST: list[Case] = [
+    ("list contains([1,2,3], 2)", None, True),
+    ("list contains([1,2,3], 5)", None, False),
+    ("list contains([], 1)", None, False),
+    ('list contains(["a"], "a")', None, True),
+    ("list contains([1, null], null)", None, True),
+    ("count([1,2,3])", None, 3),
+    ("count([1,[2,3]])", None, 2),
+    ("min([1,2,3])", None, 1),
+    ("min(1,2,3)", None, 1),
+    ('min(["b","a"])', None, "a"),
+    ("max([1,2,3])", None, 3),
+    ("max(1,2,3)", None, 3),
+    ("max([1.5, 2])", None, 2),
+    ("sum([1,2,3])", None, 6),
+    ("sum(1,2,3)", None, 6),
+    ("sum([1.5, 2.5])", None, 4),
+    ("sum([0.1, 0.2])", None, 0.3),
+    ("product([2, 3, 4])", None, 24),
+    ("product(2, 3, 4)", None, 24),
+    ("mean([1,2,3])", None, 2),
+    ("mean(1,2,3)", None, 2),
+    ("mean([1,2,3,4])", None, 2.5),
+    ("median(8, 2, 5, 3, 4)", None, 4),
+    ("median([6, 1, 2, 3])", None, 2.5),
+    ("median([1])", None, 1),
+    ("stddev(2, 4, 7, 5)", None, Approx(2.0816659994661326)),
+    ("stddev([2, 4, 7, 5])", None, Approx(2.0816659994661326)),
+    ("mode(6, 3, 9, 6, 6)", None, [6]),
+    ("mode([6, 1, 9, 6, 1])", None, [1, 6]),
+    ("all([true,false])", None, False),
+    ("all(false,null,true)", None, False),
+    ("all([true,true])", None, True),
+    ("all([])", None, True),
+    ("all([true, null])", None, None),
+    ("any([false,true])", None, True),
+    ("any(false,null,true)", None, True),
+    ("any([false,false])", None, False),
+    ("any([])", None, False),
+    ("and([true,false])", None, False),
+    ("or([false,true])", None, True),
+    ("sublist([1,2,3], 2)", None, [2, 3]),
+    ("sublist([1,2,3], 1, 2)", None, [1, 2]),
+    ("sublist([1,2,3], -2)", None, [2, 3]),
+    ("sublist([1,2,3], -1, 1)", None, [3]),
+    ("append([1], 2, 3)", None, [1, 2, 3]),
+    ("append([], 1)", None, [1]),
+    ("append([1], [2])", None, [1, [2]]),
+    ("concatenate([1,2],[3])", None, [1, 2, 3]),
+    ("concatenate([1],[2],[3])", None, [1, 2, 3]),
+    ("concatenate([], [])", None, []),
+    ("insert before([1,3],1,2)", None, [2, 1, 3]),
+    ("insert before([1,3],2,2)", None, [1, 2, 3]),
+    ("remove([1,2,3], 2)", None, [1, 3]),
+    ("remove([1,2,3], -1)", None, [1, 2]),
+    ("reverse([1,2,3])", None, [3, 2, 1]),
+    ("reverse([])", None, []),
+    ("index of([1,2,3,2],2)", None, [2, 4]),
+    ("index of([1,2],5)", None, []),
+    ("union([1,2],[2,3])", None, [1, 2, 3]),
+    ("union([1,1],[2])", None, [1, 2]),
+    ("distinct values([1,2,3,2,1])", None, [1, 2, 3]),
+    ('distinct values(["a","a"])', None, ["a"]),
+    ("distinct values([])", None, []),
+    ("duplicate values([1,2,3,2,1])", None, [1, 2]),
+    ("duplicate values([1,2])", None, []),
+    ("flatten([[1,2],[[3]], 4])", None, [1, 2, 3, 4]),
+    ("flatten([])", None, []),
+    ("flatten([1])", None, [1]),
+    ("sort([5,3,9], function(x,y) x < y)", None, [3, 5, 9]),
+    ('sort(["b","a","c"], function(x,y) x < y)', None, ["a", "b", "c"]),
+    (
+        "sort(items, function(a, b) a.p < b.p).n",
+        {"items": [{"n": "x", "p": 2}, {"n": "y", "p": 1}]},
+        ["y", "x"],
+    ),
+    ("is empty([])", None, True),
+    ("is empty([1,2,3])", None, False),
+    ("partition([1,2,3,4,5], 2)", None, [[1, 2], [3, 4], [5]]),
+    ("partition([], 2)", None, []),
+    ("partition([1,2], 0)", None, None),
+    ("list contains(x, 2)", {"x": [1, 2]}, True),
+    ("count(x)", {"x": []}, 0),
+]
+
+NUMERIC: list[Case] = [
+    ("decimal(1/3, 2)", None, 0.33),
+    ("decimal(1.5, 0)", None, 2),
+    ("decimal(2.5, 0)", None, 2),
+    ('decimal(2.5, 0, "half_up")', None, 3),
+    ("decimal(1.234, 1)", None, 1.2),
+    ("decimal(-1.5, 0)", None, -2),
+    ('decimal(1.21, 1, "up")', None, 1.3),
+    ('decimal(-1.29, 1, "down")', None, -1.2),
+    ('decimal(1.25, 1, "half_down")', None, 1.2),
+    ('decimal(-1.21, 1, "floor")', None, -1.3),
+    ('decimal(-1.29, 1, "ceiling")', None, -1.2),
+    ("floor(1.5)", None, 1),
+    ("floor(-1.5)", None, -2),
+    ("floor(-1.56, 1)", None, -1.6),
+    ("floor(2)", None, 2),
+    ("ceiling(1.5)", None, 2),
+    ("ceiling(-1.5)", None, -1),
+    ("ceiling(-1.56, 1)", None, -1.5),
+    ("round up(5.5)", None, 6),
+    ("round up(-5.5)", None, -6),
+    ("round up(1.121, 2)", None, 1.13),
+    ("round up(-1.126, 2)", None, -1.13),
+    ("round down(5.5)", None, 5),
+    ("round down(-5.5)", None, -5),
+    ("round down(1.121, 2)", None, 1.12),
+    ("round down(-1.126, 2)", None, -1.12),
+    ("round half up(5.5)", None, 6),
+    ("round half up(-5.5)", None, -6),
+    ("round half up(1.121, 2)", None, 1.12),
+    ("round half up(-1.126, 2)", None, -1.13),
+    ("round half down(5.5)", None, 5),
+    ("round half down(-5.5)", None, -5),
+    ("round half down(1.121, 2)", None, 1.12),
+    ("round half down(-1.126, 2)", None, -1.13),
+    ("abs(10)", None, 10),
+    ("abs(-10)", None, 10),
+    ("abs(-0.5)", None, 0.5),
+    ("modulo(12, 5)", None, 2),
+    ("modulo(-12, 5)", None, 3),
+    ("modulo(12, -5)", None, -3),
+    ("modulo(-12, -5)", None, -2),
+    ("modulo(10.1, 4.5)", None, 1.1),
+    ("modulo(5, 0)", None, None),
+    ("sqrt(16)", None, 4),
+    ("sqrt(2)", None, Approx(1.4142135623730951)),
+    ("sqrt(-1)", None, None),
+    ("log(10)", None, Approx(2.302585092994046)),
+    ("log(1)", None, 0),
+    ("exp(5)", None, Approx(148.4131591025766)),
+    ("exp(0)", None, 1),
+    ("odd(5)", None, True),
+    ("odd(2)", None, False),
+    ("odd(-3)", None, True),
+    ("even(5)", None, False),
+    ("even(2)", None, True),
+    ("even(0)", None, True),
+    ("random number()", None, Satisfies(_is_random, "a number in [0, 1)")),
+    ("random number() instance of number", None, True),
+    ("floor(x)", {"x": 2.7}, 2),
+]
+
+CONTEXT: list[Case] = [
+    ('get value({foo: 123}, "foo")', None, 123),
+    ('get value({a: 1}, "b")', None, None),
+    ('get value({x:1, y: {z:0}}, ["y", "z"])', None, 0),
+    ('get value({x: {y: {z:0}}}, ["x", "y"])', None, {"z": 0}),
+    ('get value({a: {b: 3}}, ["b"])', None, None),
+    ('get value({"a b": 1}, "a b")', None, 1),
+    ('get value(order, "total price")', {"order": {"total price": 9.5}}, 9.5),
+    ("get entries({foo: 123})", None, [{"key": "foo", "value": 123}]),
+    (
+        "get entries({a: 1, b: 2})",
+        None,
+        [{"key": "a", "value": 1}, {"key": "b", "value": 2}],
+    ),
+    ("get entries({})", None, []),
+    ('context put({x:1}, "y", 2)', None, {"x": 1, "y": 2}),
+    ('context put({x:1}, "x", 2)', None, {"x": 2}),
+    ('context put({x:1}, ["y"], 2)', None, {"x": 1, "y": 2}),
+    ('context put({x:1, y: {z:0}}, ["y", "z"], 2)', None, {"x": 1, "y": {"z": 2}}),
+    ('context put({x:1}, ["y", "z"], 2)', None, {"x": 1, "y": {"z": 2}}),
+    ("context put({x:1}, [], 2)", None, None),
+    ("context merge([{x:1}, {y:2}])", None, {"x": 1, "y": 2}),
+    ("context merge([{x:1, y: 0}, {y:2}])", None, {"x": 1, "y": 2}),
+    ("context merge([])", None, {}),
+    ('put({x:1}, "y", 2)', None, {"x": 1, "y": 2}),
+    ("put all({x:1}, {y:2})", None, {"x": 1, "y": 2}),
+]
+
+RANGE: list[Case] = [
+    ("before(1, 10)", None, True),
+    ("before(10, 1)", None, False),
+    ("before([1..5], 10)", None, True),
+    ("before(1, [2..5])", None, True),
+    ("before([1..5], [6..10])", None, True),
+    ("before([1..5),[5..10])", None, True),
+    ("after(10, 1)", None, True),
+    ("after(1, 10)", None, False),
+    ("after([1..5], 10)", None, False),
+    ("after(12, [2..5])", None, True),
+    ("after([6..10], [1..5])", None, True),
+    ("after([5..10], [1..5))", None, True),
+    ("meets([1..5], [5..10])", None, True),
+    ("meets([1..3], [4..6])", None, False),
+    ("meets([1..3], [3..5])", None, True),
+    ("meets([1..5], (5..8])", None, False),
+    ("met by([5..10], [1..5])", None, True),
+    ("met by([3..4], [1..2])", None, False),
+    ("met by([3..5], [1..3])", None, True),
+    ("met by((5..8], [1..5))", None, False),
+    ("met by([5..10], [1..5))", None, False),
+    ("overlaps([5..10], [1..6])", None, True),
+    ("overlaps((3..7], [1..4])", None, True),
+    ("overlaps([1..3], (3..6])", None, False),
+    ("overlaps((5..8], [1..5))", None, False),
+    ("overlaps([4..10], [1..5))", None, True),
+    ("overlaps before([1..5], [4..10])", None, True),
+    ("overlaps before([3..4], [1..2])", None, False),
+    ("overlaps before([1..3], (3..5])", None, False),
+    ("overlaps before([1..5), (3..8])", None, True),
+    ("overlaps before([1..5), [5..10])", None, False),
+    ("overlaps after([4..10], [1..5])", None, True),
+    ("overlaps after([3..4], [1..2])", None, False),
+    ("overlaps after([3..5], [1..3))", None, False),
+    ("overlaps after((5..8], [1..5))", None, False),
+    ("overlaps after([4..10], [1..5))", None, True),
+    ("finishes(5, [1..5])", None, True),
+    ("finishes(10, [1..7])", None, False),
+    ("finishes([3..5], [1..5])", None, True),
+    ("finishes((1..5], [1..5))", None, False),
+    ("finishes([5..10], [1..10))", None, False),
+    ("finished by([5..10], 10)", None, True),
+    ("finished by([3..4], 2)", None, False),
+    ("finished by([1..10], [5..10])", None, True),
+    ("includes([5..10], 6)", None, True),
+    ("includes([3..4], 5)", None, False),
+    ("includes([1..10], [4..6])", None, True),
+    ("includes((5..8], [1..5))", None, False),
+    ("includes([1..10], [1..5))", None, True),
+    ("during(5, [1..10])", None, True),
+    ("during(12, [1..10])", None, False),
+    ("during(1, (1..10])", None, False),
+    ("during([4..6], [1..10))", None, True),
+    ("during((1..5], (1..10])", None, True),
+    ("starts(1, [1..5])", None, True),
+    ("starts(1, (1..8])", None, False),
+    ("starts((1..5], [1..5])", None, False),
+    ("starts([1..10], [1..10])", None, True),
+    ("starts((1..10), (1..10))", None, True),
+    ("started by([1..10], 1)", None, True),
+    ("started by((1..10], 1)", None, False),
+    ("started by([1..10], [1..5])", None, True),
+    ("started by((1..10], [1..5))", None, False),
+    ("started by([1..10], [1..10))", None, True),
+    ("coincides(5, 5)", None, True),
+    ("coincides(3, 4)", None, False),
+    ("coincides([1..5], [1..5])", None, True),
+    ("coincides((1..5], [1..5))", None, False),
+    ("coincides([1..5], [2..6])", None, False),
+]
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(CONVERSION))
+def test_conversion_functions(
+    expression: str, context: dict[str, Any] | None, expected: Any
+) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(BOOLEAN))
+def test_boolean_functions(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(STRING))
+def test_string_functions(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(LIST))
+def test_list_functions(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(NUMERIC))
+def test_numeric_functions(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(CONTEXT))
+def test_context_functions(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(RANGE))
+def test_range_functions(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
+    check(expression, context, expected)

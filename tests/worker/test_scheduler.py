@@ -1,0 +1,283 @@
+"""Scheduler rules with fake hooks: timing, coalescing, backoff, limits, sharding, removal."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from connector.scheduler import (
+    PollFailure,
+    Prepared,
+    Scheduler,
+    SchedulerLimits,
+    backoff_delay,
+    owns,
+    shard_of,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    request: str
+    host: str = "a"
+    interval: float = 0.1
+
+
+@dataclass
+class FakeHooks:
+    """Records every call; ``behaviour`` decides what one execute does."""
+
+    behaviour: Callable[[str], Awaitable[Any]] | None = None
+    executes: list[tuple[float, str]] = field(default_factory=list)
+    delivered: list[tuple[float, str]] = field(default_factory=list)
+    prepare_fail: set[str] = field(default_factory=set)
+
+    async def prepare(self, targets: Sequence[Target]) -> Sequence[Prepared | PollFailure]:
+        out: list[Prepared | PollFailure] = []
+        for t in targets:
+            if t.name in self.prepare_fail:
+                out.append(PollFailure("binding_error", f"cannot bind {t.name}"))
+            else:
+                out.append(Prepared(t.request, t.host, t.request))
+        return out
+
+    async def execute(self, request: Any) -> Any:
+        self.executes.append((time.monotonic(), request))
+        if self.behaviour is not None:
+            return await self.behaviour(request)
+        return f"response:{request}"
+
+    async def deliver(self, target: Target, prepared: Prepared, response: Any) -> str:
+        self.delivered.append((time.monotonic(), target.name))
+        return "not_met"
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached before the deadline")
+        await asyncio.sleep(0.005)
+
+
+def make(hooks: FakeHooks, **limits: Any) -> Scheduler[Target]:
+    return Scheduler(
+        hooks,
+        interval_of=lambda t: t.interval,
+        limits=SchedulerLimits(**limits),
+    )
+
+
+async def running(scheduler: Scheduler[Target]) -> asyncio.Task[None]:
+    return asyncio.ensure_future(scheduler.run())
+
+
+async def finish(scheduler: Scheduler[Target], task: asyncio.Task[None]) -> None:
+    scheduler.stop()
+    await task
+    await scheduler.drain(1.0)
+
+
+def test_backoff_delay_grows_caps_and_honours_retry_after() -> None:
+    assert backoff_delay(1.0, 1, 100) == 2.0
+    assert backoff_delay(1.0, 3, 100) == 8.0
+    assert backoff_delay(1.0, 20, 100) == 100
+    assert backoff_delay(50.0, 5, 10) == 50.0  # never below the interval
+    assert backoff_delay(1.0, 1, 100, retry_after=30) == 30
+    assert backoff_delay(1.0, 1, 100, retry_after=10**9) == 3600
+
+
+def test_shards_are_stable_disjoint_and_balanced() -> None:
+    keys = [2251799813685249 + n for n in range(4000)]
+    shards = [[k for k in keys if owns(k, i, 3)] for i in range(3)]
+    assert sum(len(s) for s in shards) == len(keys)
+    assert all(1100 < len(s) < 1550 for s in shards)
+    assert [shard_of(k, 3) for k in keys[:50]] == [shard_of(k, 3) for k in keys[:50]]
+    assert all(owns(k, 0, 1) for k in keys[:10])
+
+
+async def test_first_poll_is_immediate_then_every_interval() -> None:
+    hooks = FakeHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    started = time.monotonic()
+    scheduler.sync({"t": Target("t", "r1", interval=0.1)})
+    await until(lambda: len(hooks.executes) >= 4)
+    await finish(scheduler, task)
+    times = [t for t, _ in hooks.executes]
+    assert times[0] - started < 0.05
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(gap >= 0.09 for gap in gaps), gaps
+    assert all(gap < 0.3 for gap in gaps), gaps
+
+
+async def test_identical_requests_share_one_call_per_interval() -> None:
+    hooks = FakeHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    # Added at different times: they must still settle on one call per interval.
+    scheduler.sync({f"a{i}": Target(f"a{i}", "same", interval=0.2) for i in range(20)})
+    await asyncio.sleep(0.05)
+    scheduler.sync({f"a{i}": Target(f"a{i}", "same", interval=0.2) for i in range(40)})
+    await until(lambda: sum(1 for _, n in hooks.delivered if n == "a39") >= 4)
+    await finish(scheduler, task)
+    calls = len(hooks.executes)
+    elapsed = hooks.executes[-1][0] - hooks.executes[0][0]
+    assert calls <= elapsed / 0.2 + 2, (calls, elapsed)
+    assert len(hooks.delivered) >= 40 * 3
+
+
+async def test_different_requests_are_not_coalesced() -> None:
+    hooks = FakeHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({"x": Target("x", "r1", interval=1), "y": Target("y", "r2", interval=1)})
+    await until(lambda: len(hooks.delivered) >= 2)
+    await finish(scheduler, task)
+    assert sorted(r for _, r in hooks.executes) == ["r1", "r2"]
+
+
+async def test_failures_back_off_exponentially_and_reset_on_success() -> None:
+    state = {"fail": True}
+
+    async def behaviour(request: str) -> str:
+        if state["fail"]:
+            raise PollFailure("http_error", "HTTP 500")
+        return "ok"
+
+    hooks = FakeHooks(behaviour=behaviour)
+    scheduler = make(hooks, max_backoff=0.32)
+    task = await running(scheduler)
+    scheduler.sync({"t": Target("t", "r", interval=0.02)})
+    await until(lambda: len(hooks.executes) >= 5)
+    poller = scheduler.get("t")
+    assert poller is not None and poller.failures >= 4
+    times = [t for t, _ in hooks.executes]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps[0] >= 0.035  # 2 x interval
+    assert gaps[1] >= 0.075  # 4 x interval
+    assert gaps[2] >= 0.15  # 8 x interval
+    state["fail"] = False
+    await until(lambda: poller.failures == 0, timeout=3)
+    count = len(hooks.executes)
+    await until(lambda: len(hooks.executes) >= count + 3)
+    recent = [t for t, _ in hooks.executes[-3:]]
+    assert recent[-1] - recent[0] < 0.2  # back to the normal interval
+    await finish(scheduler, task)
+    assert poller.last_error is None
+
+
+async def test_retry_after_is_honoured() -> None:
+    async def behaviour(request: str) -> str:
+        raise PollFailure("http_error", "HTTP 429", retry_after=0.4)
+
+    hooks = FakeHooks(behaviour=behaviour)
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({"t": Target("t", "r", interval=0.01)})
+    await until(lambda: len(hooks.executes) >= 2, timeout=3)
+    await finish(scheduler, task)
+    assert hooks.executes[1][0] - hooks.executes[0][0] >= 0.39
+
+
+async def test_prepare_failure_is_per_target() -> None:
+    hooks = FakeHooks(prepare_fail={"bad"})
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({"bad": Target("bad", "r1", interval=0.05), "ok": Target("ok", "r2")})
+    await until(lambda: any(n == "ok" for _, n in hooks.delivered))
+    await until(lambda: (p := scheduler.get("bad")) is not None and p.failures >= 1)
+    await finish(scheduler, task)
+    bad = scheduler.get("bad")
+    assert bad is not None and bad.last_outcome == "binding_error"
+    assert bad.last_error == "cannot bind bad"
+    assert all(r != "r1" for _, r in hooks.executes)
+
+
+async def test_slow_host_does_not_delay_others_and_limits_hold() -> None:
+    release = asyncio.Event()
+    active = {"slow": 0, "max_slow": 0, "all": 0, "max_all": 0}
+
+    async def behaviour(request: str) -> str:
+        active["all"] += 1
+        active["max_all"] = max(active["max_all"], active["all"])
+        try:
+            if request.startswith("slow"):
+                active["slow"] += 1
+                active["max_slow"] = max(active["max_slow"], active["slow"])
+                try:
+                    await release.wait()
+                finally:
+                    active["slow"] -= 1
+            return "ok"
+        finally:
+            active["all"] -= 1
+
+    hooks = FakeHooks(behaviour=behaviour)
+    scheduler = make(hooks, max_concurrency=4, max_per_host=2)
+    task = await running(scheduler)
+    targets = {f"s{i}": Target(f"s{i}", f"slow{i}", host="slow", interval=10) for i in range(6)}
+    targets.update(
+        {f"f{i}": Target(f"f{i}", f"fast{i}", host="fast", interval=10) for i in range(6)}
+    )
+    scheduler.sync(targets)
+    await until(lambda: sum(1 for _, n in hooks.delivered if n.startswith("f")) == 6)
+    assert active["max_slow"] == 2
+    assert active["max_all"] <= 4
+    release.set()
+    await until(lambda: len(hooks.delivered) == 12)
+    await finish(scheduler, task)
+
+
+async def test_removed_pollers_stop_polling() -> None:
+    hooks = FakeHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({"a": Target("a", "ra", interval=0.03), "b": Target("b", "rb", interval=0.03)})
+    await until(lambda: sum(1 for _, r in hooks.executes if r == "rb") >= 2)
+    added, removed = scheduler.sync({"a": Target("a", "ra", interval=0.03)})
+    assert added == [] and [t.name for t in removed] == ["b"]
+    count_b = sum(1 for _, r in hooks.executes if r == "rb")
+    count_a = sum(1 for _, r in hooks.executes if r == "ra")
+    await until(lambda: sum(1 for _, r in hooks.executes if r == "ra") >= count_a + 3)
+    await finish(scheduler, task)
+    assert sum(1 for _, r in hooks.executes if r == "rb") <= count_b + 1  # at most one in flight
+    assert len(scheduler) == 1
+
+
+async def test_drain_waits_for_in_flight_work() -> None:
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def behaviour(request: str) -> str:
+        await release.wait()
+        finished.append(request)
+        return "ok"
+
+    hooks = FakeHooks(behaviour=behaviour)
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({"a": Target("a", "ra", interval=5)})
+    await until(lambda: len(hooks.executes) == 1)
+    scheduler.stop()
+    await task
+    asyncio.get_running_loop().call_later(0.05, release.set)
+    assert await scheduler.drain(2.0) is True
+    assert finished == ["ra"]
+    assert [n for _, n in hooks.delivered] == ["a"]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_owns_partition(count: int) -> None:
+    keys = range(1000, 1300)
+    owners = [[i for i in range(count) if owns(k, i, count)] for k in keys]
+    assert all(len(o) == 1 for o in owners)
