@@ -356,13 +356,19 @@ class RestV2Source:
     ) -> Iterator[JsonObject]:
         """Every item of a search, page by page with the ``after`` cursor."""
         body: JsonObject = {"filter": filter_, "sort": sort, "page": {"limit": self.page_size}}
+        seen = 0
         while True:
             data = self.client.post(path, body)
             items = data.get("items") or []
             yield from items
-            cursor = (data.get("page") or {}).get("endCursor")
+            seen += len(items)
+            page = data.get("page") or {}
+            cursor = page.get("endCursor")
             if len(items) < self.page_size or not cursor:
                 return
+            total = page.get("totalItems")
+            if isinstance(total, int) and seen >= total and not page.get("hasMoreTotalItems"):
+                return  # saves the empty page a full last page would otherwise cost
             body = {**body, "page": {"limit": self.page_size, "after": cursor}}
 
     def definitions(self) -> list[DefinitionRef]:

@@ -41,6 +41,7 @@ T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
 
 MAX_RETRY_AFTER = 3600.0
+STOPPED = "stopped"  # outcome of polls abandoned at shutdown before their HTTP call
 
 
 def shard_of(element_instance_key: int, shard_count: int) -> int:
@@ -289,12 +290,18 @@ class Scheduler(Generic[T]):
             now = self._clock()
             shared = self._shared.get(key)
             need_fetch = shared is None or any(now - shared.at >= p.interval for p, _ in members)
+            if need_fetch and self._stopping:
+                self._abandon(members)  # shutting down: no new HTTP calls
+                return
             if need_fetch:
                 ttl = max(p.interval for p, _ in members)
                 due = min(p.next_due for p, _ in members)
                 shared = await self._fetch(key, members[0][1], ttl, due)
             assert shared is not None
-            await asyncio.gather(*(self._deliver(p, prep, shared) for p, prep in members))
+            if len(members) == 1:
+                await self._deliver(members[0][0], members[0][1], shared)
+            else:
+                await asyncio.gather(*(self._deliver(p, prep, shared) for p, prep in members))
         except asyncio.CancelledError:
             for poller, _ in members:
                 poller.in_flight = False
@@ -329,6 +336,8 @@ class Scheduler(Generic[T]):
         if host_limit is None:
             host_limit = self._hosts[prepared.host] = asyncio.Semaphore(self._limits.max_per_host)
         async with host_limit, self._global:
+            if self._stopping:
+                return _Shared(at=due, ttl=ttl, error=PollFailure(STOPPED, "shutting down"))
             started = self._clock()
             self.http_calls += 1
             self._metrics.inc("http_requests_total")
@@ -366,6 +375,9 @@ class Scheduler(Generic[T]):
         outcome: str = "ok",
     ) -> None:
         """Record one poll's result and schedule the next one."""
+        if failure is not None and failure.outcome == STOPPED:
+            poller.in_flight = False
+            return
         poller.in_flight = False
         poller.polls += 1
         poller.last_poll_wall = time.time()
@@ -405,6 +417,10 @@ class Scheduler(Generic[T]):
         poller.next_due = next_due
         self._push(poller)
         self._wake.set()
+
+    def _abandon(self, members: list[tuple[Poller[T], Prepared]]) -> None:
+        for poller, _ in members:
+            poller.in_flight = False
 
     def _fields(self, poller: Poller[T]) -> dict[str, Any]:
         try:

@@ -11,6 +11,14 @@ Usage::
 Evaluation never raises for problems in the data: it returns ``None`` and
 records warnings (see :meth:`Expression.evaluate_with_warnings`). Syntax errors
 raise :class:`FeelSyntaxError` at compile time.
+
+Values in and out: ``int``/``float``/``Decimal`` numbers (computed as decimals,
+floats via their shortest text so ``0.1`` stays ``0.1``), ``str``, ``bool``,
+``None``, ``dict``, ``list``/``tuple``, ``datetime.date``/``time``/``datetime``,
+``timedelta`` and :class:`YearsMonthsDuration`. Computed numbers come out as
+``int`` when integral, as ``float`` when the float is exact, else as ``Decimal``.
+Values taken unchanged from the context are returned as the same objects.
+The context is read lazily: only the variables an expression uses are touched.
 """
 
 from __future__ import annotations
@@ -48,7 +56,11 @@ class Expression:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._fn, self._out = compile_node(parse(text))
+        try:
+            self._fn, self._out = compile_node(parse(text))
+        except RecursionError:
+            # only reachable when the caller's own stack is already nearly exhausted
+            raise FeelSyntaxError(text, 0, "a less deeply nested expression") from None
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         """The result as a plain Python value (``None`` when undefined)."""
@@ -62,6 +74,9 @@ class Expression:
             return None
         except RecursionError:
             state.append("evaluation nested too deeply")
+            return None
+        except Exception as error:  # a defect must not take the caller down with it
+            state.append(f"internal error: {type(error).__name__}")
             return None
         if type(result) in _DIRECT:
             return result
@@ -79,6 +94,9 @@ class Expression:
             result = None
         except RecursionError:
             state.append("evaluation nested too deeply")
+            result = None
+        except Exception as error:  # a defect must not take the caller down with it
+            state.append(f"internal error: {type(error).__name__}")
             result = None
         return result, [str(w) for w in state[2:]]
 

@@ -86,7 +86,7 @@ class Between(Node):
 
 
 @dataclass(slots=True, eq=False)
-class InstanceOf(Node):
+class TypeTest(Node):
     value: Node
     type_name: str
 
@@ -110,11 +110,6 @@ class UnaryExpr(Node):
 @dataclass(slots=True, eq=False)
 class UnaryNot(Node):
     tests: tuple[Node, ...]
-
-
-@dataclass(slots=True, eq=False)
-class UnaryAny(Node):
-    """``-``: matches any input."""
 
 
 @dataclass(slots=True, eq=False)

@@ -44,7 +44,6 @@ Fn = Callable[[Scope], Any]
 _ADD = DECIMAL_CONTEXT.add
 _SUB = DECIMAL_CONTEXT.subtract
 _MUL = DECIMAL_CONTEXT.multiply
-_DIV = DECIMAL_CONTEXT.divide
 
 #: Most elements a range may expand to (``for x in 1..n``).
 MAX_RANGE_ITEMS = 300_000
@@ -256,9 +255,9 @@ class _Compiler:
             cond = self.compile(cond_node)
         finally:
             self.dynamic -= 1
-        fast = fast.member_filter(cond_node)
-        if fast is not None:
-            loop, name, type_a, const_a, type_b, const_b = fast
+        specialised = fast.member_filter(cond_node)
+        if specialised is not None:
+            loop, name, type_a, const_a, type_b, const_b, type_c, const_c = specialised
 
             def member_filter(s: Scope) -> Any:
                 v = target(s)
@@ -266,7 +265,7 @@ class _Compiler:
                     v = _as_list(v, s)
                     if v is None:
                         return None
-                return loop(v, name, type_a, const_a, type_b, const_b, s, cond)
+                return loop(v, name, type_a, const_a, type_b, const_b, type_c, const_c, s, cond)
 
             return member_filter
         # a frame can be reused across elements unless a closure could capture it
@@ -376,14 +375,18 @@ class _Compiler:
             name = callee.name
 
             def resolve(s: Scope) -> Any:
-                v = lookup(s, name)
-                if v is MISSING:
-                    overloads = builtins().get(name)
-                    if overloads:
-                        return overloads
+                # a variable holding a function wins; other variables don't hide built-ins
+                found = lookup(s, name)
+                v = None if found is MISSING else cv(found)
+                if type(v) is FeelFunction:
+                    return v
+                overloads = builtins().get(name)
+                if overloads:
+                    return overloads
+                if v is None:
                     warn(s, f"No function found with name '{name}'")
                     return None
-                return cv(v)
+                return v
 
             target: Fn = resolve
         else:
@@ -497,7 +500,9 @@ class _Compiler:
             if isinstance(node.left, A.Path):
                 root = self._root_name(node.left.target)
                 if root is not None:
-                    return fast.root_path_compare(root, node.left.name, op, node.right.value, general)
+                    return fast.root_path_compare(
+                        root, node.left.name, op, node.right.value, general
+                    )
             return general
         if op == "=":
 
@@ -505,7 +510,7 @@ class _Compiler:
                 a = left(s)
                 b = right(s)
                 t = type(a)
-                if t is type(b) and (t is str or t is Decimal or t is bool):
+                if t is type(b) and (t is str or t is Decimal or t is bool or t is int):
                     return a == b
                 return equal(cv(a), cv(b), s)
 
@@ -574,7 +579,7 @@ class _Compiler:
 
         return between
 
-    def c_InstanceOf(self, node: A.InstanceOf) -> Fn:
+    def c_TypeTest(self, node: A.TypeTest) -> Fn:
         value = self.compile(node.value)
         type_name = node.type_name
         return lambda s: semantics.is_instance_of(deep(value(s)), type_name)
@@ -588,8 +593,16 @@ class _Compiler:
             return lambda s: only(s, value(s))
 
         def in_(s: Scope) -> Any:
+            # a list of tests matches if one does; null if undecided (feel-scala's fold)
             v = value(s)
-            return any(t(s, v) is True for t in tests)
+            undecided = False
+            for t in tests:
+                r = t(s, v)
+                if r is True:
+                    return True
+                if r is not False:
+                    undecided = True
+            return None if undecided else False
 
         return in_
 
@@ -624,8 +637,6 @@ class _Compiler:
                 return True
 
             return negated
-        if isinstance(node, A.UnaryAny):
-            return lambda s, v: True
         assert isinstance(node, A.UnaryExpr)
         if node.uses_input:
             self.dynamic += 1
@@ -714,27 +725,26 @@ class _Compiler:
         last = len(contexts) - 1
         every = node.every
 
+        # `some` is decided by a true, `every` by a false; otherwise any non-boolean
+        # result makes the answer null (feel-scala's three-valued fold)
+        decisive = not every
+
         def run(s: Scope, k: int) -> bool | None:
-            # returns the decisive value (True for some / False for every) or None
             name, domain_fn, end_fn = contexts[k]
             items = _domain(s, domain_fn, end_fn)
             if items is None:
                 return None
             count_steps(s, len(items))
             state = s[2]
+            undecided = False
             for x in items:
                 frame = [{name: cv(x)}, s, state, MISSING]
-                if k == last:
-                    r = cond(frame)
-                    if every and r is not True:
-                        return False
-                    if not every and r is True:
-                        return True
-                else:
-                    inner = run(frame, k + 1)
-                    if inner is (not every):
-                        return inner
-            return every
+                r = cond(frame) if k == last else run(frame, k + 1)
+                if r is decisive:
+                    return decisive
+                if r is not every:
+                    undecided = True
+            return None if undecided else every
 
         def quantified(s: Scope) -> Any:
             try:
@@ -779,17 +789,14 @@ class _Compiler:
         return lambda s: [f(s) for f in items]
 
     def c_ContextLit(self, node: A.ContextLit) -> Fn:
-        entries: list[tuple[str, Fn]] = []
-        names: set[str] = set()
-        for key, value in node.entries:
-            self.locals.append(frozenset(names))
-            try:
-                entries.append((key, self.compile(value, raw=True)))
-            finally:
-                self.locals.pop()
-            names.add(key)
-
         keys = {k for k, _ in node.entries}
+        # every key is in scope: functions may call entries defined after them
+        self.locals.append(frozenset(keys))
+        try:
+            entries = [(key, self.compile(value, raw=True)) for key, value in node.entries]
+        finally:
+            self.locals.pop()
+
         self_referencing = self.dynamic or any(
             isinstance(n, A.Name) and n.name in keys
             for _, value in node.entries

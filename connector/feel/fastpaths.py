@@ -24,6 +24,7 @@ from .runtime import (
     cv,
     deep,
     equal,
+    from_feel,
     member,
     warn,
 )
@@ -67,7 +68,7 @@ def root_lookup(name: str, message: str, raw: bool) -> Fn:
 # text) so the comparison is inlined; elements that are not contexts, lack the
 # member, or hold another type go through ``slow`` (the general evaluation).
 _MEMBER_FILTER_TEMPLATE = """
-def loop(items, name, type_a, const_a, type_b, const_b, scope, cond):
+def loop(items, name, type_a, const_a, type_b, const_b, type_c, const_c, scope, cond):
     out = []
     append = out.append
     for it in items:
@@ -80,6 +81,11 @@ def loop(items, name, type_a, const_a, type_b, const_b, scope, cond):
                 continue
             if t is type_b:
                 if a {op} const_b:
+                    append(it)
+                continue
+            if t is type_c:
+                # floats: `a - a == 0` rules out inf/nan, which FEEL reads as null
+                if a - a == 0 and a {op} const_c:
                     append(it)
                 continue
         it = cv(it)
@@ -99,9 +105,26 @@ def _make_member_loop(op: str) -> Callable[..., list[Any]]:
 _MEMBER_LOOPS = {op: _make_member_loop(op) for op in ("=", "!=", "<", "<=", ">", ">=")}
 
 
+class _Never:
+    """A type no value has: disables a fast-path slot."""
+
+
+def float_twin(const: Decimal) -> float | None:
+    """A float that orders like ``const`` against any float's shortest decimal form.
+
+    A decimal of at most 15 significant digits survives the trip through a
+    float unchanged, so comparing a float ``f`` with ``float(const)`` gives the
+    same answer as comparing ``Decimal(repr(f))`` with ``const``.
+    """
+    if not const.is_finite() or len(const.normalize().as_tuple().digits) > 15:
+        return None
+    twin = float(const)
+    return twin if 1e-300 < abs(twin) < 1e300 or twin == 0 else None
+
+
 def member_filter(
     node: A.Node,
-) -> tuple[Callable[..., list[Any]], str, type, Any, type, Any] | None:
+) -> tuple[Callable[..., list[Any]], str, type, Any, type, Any, type, Any] | None:
     if not (
         isinstance(node, A.Compare)
         and isinstance(node.left, A.Name)
@@ -112,9 +135,11 @@ def member_filter(
     name, const, loop = node.left.name, node.right.value, _MEMBER_LOOPS[node.op]
     if type(const) is Decimal:
         as_int = int(const) if const == const.to_integral_value() else const
-        return loop, name, int, as_int, Decimal, const
+        twin = float_twin(const)
+        float_type = float if twin is not None else _Never
+        return loop, name, int, as_int, Decimal, const, float_type, twin
     if type(const) is str and node.op in ("=", "!="):
-        return loop, name, str, const, str, const
+        return loop, name, str, const, str, const, str, const
     return None
 
 
@@ -238,12 +263,15 @@ def compare_const(op: str, left: Fn, const: Any) -> Fn:
             return ne_str
     if type(const) is Decimal:
         as_int = int(const) if const == const.to_integral_value() else None
+        twin = float_twin(const)
         fast = PY_OPS[op]
         test = ORDER_TESTS.get(op)
 
         def cmp_num(s: Scope) -> Any:
             a = left(s)
             t = type(a)
+            if t is float and twin is not None and a - a == 0:
+                return fast(a, twin)
             if t is int:
                 return fast(a, const if as_int is None else as_int)
             if t is Decimal:
@@ -284,5 +312,3 @@ PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-
-

@@ -195,8 +195,8 @@ class _Parser:
         self.expect_op(")")
         if len(set(params)) != len(params):
             raise FeelSyntaxError(self.text, start, "distinct parameter names")
-        if self.tok.is_kw("external") or (self.tok.kind == NAME and self.tok.text == "external"):
-            raise self.error("a function body (external functions are not supported)")
+        if self.tok.kind == NAME and self.tok.text == "external" and self.peek().is_op("{"):
+            raise self.error("a FEEL function body (external functions are not supported)")
         return A.FunctionDef(start, tuple(params), self.expression())
 
     # ------------------------------------------------------------ operators
@@ -232,7 +232,7 @@ class _Parser:
             elif tok.is_kw("instance") and self.peek().kind == NAME and self.peek().text == "of":
                 self.advance()
                 self.advance()
-                left = A.InstanceOf(tok.start, left, self._type_name())
+                left = A.TypeTest(tok.start, left, self._type_name())
             else:
                 return left
 

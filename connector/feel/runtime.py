@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import semantics, temporal
-from .values import DECIMAL_CONTEXT, FeelFunction, Range, YearsMonthsDuration
+from .values import DECIMAL_CONTEXT, FeelFunction, FeelFunctionError, Range, YearsMonthsDuration
 
 Scope = list[Any]
 
@@ -111,9 +111,14 @@ def deep(value: Any) -> Any:
     """Fully convert a value (and everything inside it) to internal FEEL values."""
     t = type(value)
     if t is list:
-        return [x if type(x) is str or type(x) is Decimal else deep(x) for x in value]
+        return [x if type(x) in _SCALAR_DONE else _deep_item(x) for x in value]
     if t is dict:
-        return {k if type(k) is str else str(k): deep(x) for k, x in value.items()}
+        out = {}
+        for k, x in value.items():
+            if type(k) is not str:
+                k = str(k)
+            out[k] = x if type(x) in _SCALAR_DONE else _deep_item(x)
+        return out
     if t in NATIVE:
         return value
     converted = cv(value)
@@ -122,12 +127,28 @@ def deep(value: Any) -> Any:
     return converted
 
 
+#: Types that :func:`deep` can keep as they are without looking inside.
+_SCALAR_DONE: frozenset[type] = NATIVE - {list, dict}
+
+
+def _deep_item(value: Any) -> Any:
+    t = type(value)
+    if t is int:
+        return Decimal(value)
+    if t is list or t is dict:
+        return deep(value)
+    return deep(value) if t is not float else cv(value)
+
+
 # ---------------------------------------------------------------- conversion out
 
 
 def number_out(value: Decimal) -> int | float | Decimal | None:
     if not value.is_finite():
         return None
+    if value.adjusted() >= 4000:
+        # ints this long exceed Python's int-to-text limit (json.dumps would fail)
+        return value
     if value == value.to_integral_value():
         return int(value)
     as_float = float(value)
@@ -203,12 +224,6 @@ def lookup_item(scope: Scope | None) -> Any:
     return MISSING
 
 
-def is_bound(scope: Scope | None, name: str) -> bool:
-    if name == "item":
-        return lookup_item(scope) is not MISSING
-    return lookup(scope, name) is not MISSING
-
-
 # ---------------------------------------------------------------- members
 
 
@@ -239,7 +254,8 @@ def member(value: Any, key: str, scope: Scope) -> Any:
     if isinstance(value, _dt.date | _dt.time | _dt.timedelta | YearsMonthsDuration):
         found, result = temporal.temporal_property(value, key)
         if not found:
-            warn(scope, f"No property found with name '{key}' of value '{_show(value)}'")
+            # values may be sensitive: name their type only
+            warn(scope, f"No property found with name '{key}' of a {semantics.type_name(value)}")
         return result
     converted = cv(value)
     if converted is not value and converted is not None:
@@ -259,13 +275,6 @@ def _range_property(value: Range, key: str, scope: Scope) -> Any:
         return value.end_included
     warn(scope, f"No property found with name '{key}' of a range")
     return None
-
-
-def _show(value: Any) -> str:
-    try:
-        return temporal.to_string(value)
-    except Exception:
-        return semantics.type_name(value)
 
 
 # ---------------------------------------------------------------- comparison

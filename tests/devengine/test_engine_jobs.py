@@ -155,6 +155,8 @@ def test_wait_for_jobs_resolves_when_job_created() -> None:
     engine, _ = new_engine()
     engine.deploy([("t.bpmn", TASK)])
     waiter = engine.wait_for_jobs("pay")
+    given_up = engine.wait_for_jobs("pay")
+    assert given_up.cancel()  # a caller that stopped waiting must not break job creation
     assert not waiter.done()
     engine.create_process_instance("p")
     assert waiter.result(timeout=1) is None

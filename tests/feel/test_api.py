@@ -232,3 +232,69 @@ class TestConversions:
         }
         with pytest.raises(TypeError):
             json_default(object())
+
+
+class TestRobustness:
+    FRAGMENTS = (
+        "1",
+        "-2.5",
+        '"s"',
+        "x",
+        "y.z",
+        "true",
+        "null",
+        '@"P1D"',
+        '@"2024-01-01"',
+        "+",
+        "-",
+        "*",
+        "/",
+        "**",
+        "=",
+        "!=",
+        "<",
+        ">=",
+        "and",
+        "or",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ":",
+        ",",
+        "..",
+        ".",
+        "if",
+        "then",
+        "else",
+        "for",
+        "in",
+        "return",
+        "some",
+        "satisfies",
+        "function",
+        "between",
+        "instance",
+        "of",
+        "not",
+        "item",
+        "?",
+        "count",
+        "string",
+    )
+
+    def test_random_token_soup_never_escapes_the_api(self) -> None:
+        import random
+
+        rng = random.Random(20240501)
+        context = {"x": [1, {"z": 2}], "y": {"z": "a"}}
+        for _ in range(5000):
+            text = " ".join(rng.choice(self.FRAGMENTS) for _ in range(rng.randint(1, 12)))
+            try:
+                expr = feel.compile(text)
+            except FeelSyntaxError:
+                continue
+            _, warnings = expr.evaluate_with_warnings(context)
+            assert not [w for w in warnings if w.startswith("internal error")], text

@@ -257,6 +257,18 @@ def test_compiled_expression_is_reusable_and_stateless() -> None:
     assert expression.evaluate({}) == {"double": None, "seen": None}
 
 
+def test_changed_input_is_seen_on_the_next_evaluation() -> None:
+    from connector import feel
+
+    expression = feel.compile("items[price > 10].name")
+    variables = {"items": [{"name": "a", "price": 5}, {"name": "b", "price": 20.5}]}
+    assert expression.evaluate(variables) == ["b"]
+    variables["items"][0]["price"] = 100
+    assert expression.evaluate(variables) == ["a", "b"]
+    variables["items"].append({"name": "c", "price": 11})
+    assert expression.evaluate(variables) == ["a", "b", "c"]
+
+
 def test_evaluation_does_not_mutate_the_input() -> None:
     from connector import feel
 

@@ -163,6 +163,11 @@ class TestContextsListsRanges:
         assert ev('"b" in ["a", "b"]') is True
         assert ev("3 in not(1, 2)") is True
 
+    def test_unary_tests_list_folds_nulls(self) -> None:
+        assert ev('5 in (1, "a")') is None
+        assert ev('5 in (5, "a")') is True
+        assert ev("5 in (1, 2)") is False
+
     def test_unary_test_with_input_value(self) -> None:
         assert ev("5 in (? > 3)") is True
 
@@ -191,6 +196,21 @@ class TestIteration:
         assert ev("every x in [1, 2, 3] satisfies x > 1") is False
         assert ev("some x in [] satisfies x > 1") is False
 
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ('some x in [1, "a"] satisfies x > 0', True),
+            ('some x in ["a"] satisfies x > 0', None),
+            ('every x in [1, "a"] satisfies x > 0', None),
+            ('every x in [1, 0, "a"] satisfies x > 0', False),
+            ("every x in [] satisfies x > 0", True),
+            ("some x in [1, 2], y in [3, 4] satisfies x + y = 6", True),
+            ("every x in [1, 2], y in [3, 4] satisfies x + y > 4", False),
+        ],
+    )
+    def test_quantifiers_fold_nulls(self, text: str, expected: Any) -> None:
+        assert ev(text) is expected
+
     def test_huge_range_is_bounded(self) -> None:
         start = time.monotonic()
         value, warnings = evaluate_with_warnings("for x in 1..100000000 return x")
@@ -214,6 +234,17 @@ class TestFunctions:
 
     def test_closure_captures_scope(self) -> None:
         assert ev("{k: 10, f: function(x) x + k}.f(1)") == 11
+
+    def test_function_may_call_a_later_entry(self) -> None:
+        assert ev("{g: function() h(), h: function() 7, r: g()}.r") == 7
+
+    def test_variable_that_is_no_function_does_not_hide_a_builtin(self) -> None:
+        assert ev("{count: 5, r: count([1, 2])}.r") == 2
+
+    def test_calling_a_non_function_is_null(self) -> None:
+        value, warnings = evaluate_with_warnings("x(1)", {"x": 5})
+        assert value is None
+        assert warnings == ["'x' is not a function"]
 
     def test_wrong_argument_count_is_null(self) -> None:
         value, warnings = evaluate_with_warnings("(function(a) a)(1, 2)")
@@ -334,3 +365,57 @@ class TestTemporal:
     def test_unknown_property_warns(self) -> None:
         value, warnings = evaluate_with_warnings('@"2024-01-01".hour')
         assert value is None and warnings
+
+
+class TestFastPathsAgreeWithDecimalSemantics:
+    """Specialised closures must give exactly the answers of decimal arithmetic."""
+
+    FLOATS = (0.1, 0.2, 0.30000000000000004, 10.0, 10.5, 24.99, -3.25, 1e-7, 1e20, 2.5)
+    CONSTANTS = ("0.1", "0.3", "10", "10.5", "-3.25", "0.0000001", "100000000000000000000")
+    OPS = ("=", "!=", "<", "<=", ">", ">=")
+
+    @staticmethod
+    def expected(value: float, op: str, const: str) -> bool:
+        a, b = Decimal(repr(value)), Decimal(const)
+        return {
+            "=": a == b,
+            "!=": a != b,
+            "<": a < b,
+            "<=": a <= b,
+            ">": a > b,
+            ">=": a >= b,
+        }[op]
+
+    @pytest.mark.parametrize("op", OPS)
+    def test_member_filter_on_floats(self, op: str) -> None:
+        items = [{"v": f} for f in self.FLOATS]
+        for const in self.CONSTANTS:
+            got = ev(f"items[v {op} {const}]", items=items)
+            want = [i for i in items if self.expected(i["v"], op, const)]
+            assert got == want, (op, const)
+
+    @pytest.mark.parametrize("op", OPS)
+    def test_comparison_on_floats(self, op: str) -> None:
+        for value in self.FLOATS:
+            for const in self.CONSTANTS:
+                assert ev(f"x {op} {const}", x=value) is self.expected(value, op, const)
+                assert ev(f"a.x {op} {const}", a={"x": value}) is self.expected(value, op, const)
+
+    def test_non_finite_floats_are_null(self) -> None:
+        items = [{"v": float("inf")}, {"v": float("nan")}, {"v": 11.0}]
+        assert ev("items[v > 10]", items=items) == [{"v": 11.0}]
+        assert ev("items[v != 10]", items=items) == [{"v": 11.0}]
+        assert ev("x > 10", x=float("inf")) is None
+
+    def test_member_filter_mixed_types_use_general_semantics(self) -> None:
+        items = [
+            {"v": 11},
+            {"v": "11"},
+            {"v": None},
+            {"v": True},
+            {"w": 1},
+            5,
+            {"v": Decimal("12")},
+        ]
+        assert ev("items[v > 10]", items=items) == [{"v": 11}, {"v": Decimal("12")}]
+        assert ev('items[v = "11"]', items=items) == [{"v": "11"}]

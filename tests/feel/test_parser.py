@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector.feel import FeelSyntaxError
+from connector.feel import FeelSyntaxError, evaluate
 from connector.feel import ast as A
 from connector.feel.lexer import NAME, NUM, OP, STR, TEMPORAL, tokenize
 from connector.feel.parser import MAX_LENGTH, MAX_TREE_DEPTH, parse
@@ -131,7 +131,7 @@ class TestParser:
 
     def test_instance_of_type_names(self) -> None:
         node = parse("x instance of list<date and time>")
-        assert isinstance(node, A.InstanceOf) and node.type_name == "list<date and time>"
+        assert isinstance(node, A.TypeTest) and node.type_name == "list<date and time>"
 
     def test_for_with_range_and_several_contexts(self) -> None:
         node = parse("for i in 1..3, j in [1, 2] return i * j")
@@ -185,3 +185,8 @@ class TestSyntaxErrors:
 
     def test_moderate_nesting_is_fine(self) -> None:
         assert isinstance(parse("(" * 30 + "1" + ")" * 30), A.Const)
+
+
+def test_deepest_accepted_tree_compiles_and_evaluates() -> None:
+    text = " + ".join(["1"] * (MAX_TREE_DEPTH - 2))
+    assert evaluate(text) == MAX_TREE_DEPTH - 2

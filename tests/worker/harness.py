@@ -44,23 +44,25 @@ class Hit:
 class Endpoint:
     """A local HTTP server answering JSON per path; records every request."""
 
-    responses: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    responses: dict[str, tuple[int, Any, dict[str, str]]] = field(default_factory=dict)
     hits: list[Hit] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
-    def set(self, path: str, body: Any, status: int = 200) -> None:
+    def set(
+        self, path: str, body: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
         with self.lock:
-            self.responses[path] = (status, body)
+            self.responses[path] = (status, body, headers or {})
 
     def hits_for(self, path: str) -> list[Hit]:
         with self.lock:
             return [h for h in self.hits if h.path == path]
 
-    def answer(self, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    def answer(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         with self.lock:
             self.hits.append(Hit(time.monotonic(), path, headers))
-            return self.responses.get(path, (404, {"error": "unknown"}))
+            return self.responses.get(path, (404, {"error": "unknown"}, {}))
 
 
 def _handler(endpoint: Endpoint) -> type[BaseHTTPRequestHandler]:
@@ -68,9 +70,11 @@ def _handler(endpoint: Endpoint) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            status, body = endpoint.answer(self.path, dict(self.headers.items()))
+            status, body, extra = endpoint.answer(self.path, dict(self.headers.items()))
             data = json.dumps(body).encode()
             self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -1,0 +1,22 @@
+# HTTP Polling Connector worker: `http-polling-connector run`, configured by environment
+# variables (see README). Build: docker build -t http-polling-connector .
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY connector ./connector
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+COPY --from=build /install /usr/local
+RUN useradd --system --uid 10001 --no-create-home connector
+USER 10001
+# The status port (health probes, Prometheus metrics, /inbound) listens on all interfaces
+# inside the container; publish it only where you need it.
+ENV PYTHONUNBUFFERED=1 \
+    CONNECTOR_HTTP_HOST=0.0.0.0 \
+    CONNECTOR_HTTP_PORT=9090
+EXPOSE 9090
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9090/health/live', timeout=4).status == 200 else 1)"]
+ENTRYPOINT ["http-polling-connector"]
+CMD ["run"]
