@@ -36,6 +36,7 @@ from connector.scheduler import owns
 log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
+Timeout = float | tuple[float, float]  # seconds, or (connect, read)
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -73,7 +74,7 @@ class ClusterAuth:
     # Refresh this long before the token's announced expiry.
     MARGIN = 30.0
 
-    def headers(self, session: requests.Session, timeout: float) -> dict[str, str]:
+    def headers(self, session: requests.Session, timeout: Timeout) -> dict[str, str]:
         if self.method == "basic":
             import base64
 
@@ -88,7 +89,7 @@ class ClusterAuth:
             self._token = None
             self._expires = 0.0
 
-    def _bearer(self, session: requests.Session, timeout: float) -> str:
+    def _bearer(self, session: requests.Session, timeout: Timeout) -> str:
         with self._lock:
             if self._token is not None and time.monotonic() < self._expires:
                 return self._token
@@ -131,9 +132,10 @@ class RestClient:
         base_url: str,
         auth: ClusterAuth | None = None,
         *,
-        timeout: float = 30.0,
+        timeout: Timeout = (5.0, 20.0),
         verify: bool | str = True,
         session: requests.Session | None = None,
+        login_path: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth or ClusterAuth()
@@ -142,6 +144,31 @@ class RestClient:
         self.session.verify = verify
         self.requests = 0
         self._count_lock = threading.Lock()
+        # Operate's self-managed "basic" login: a session cookie from POST <login_path>.
+        self._login_path = login_path if self.auth.method == "basic" else None
+        self._logged_in = False
+        self._login_lock = threading.Lock()
+
+    def _login(self) -> None:
+        with self._login_lock:
+            if self._logged_in or self._login_path is None:
+                return
+            with self._count_lock:
+                self.requests += 1
+            params = {"username": self.auth.username or "", "password": self.auth.password or ""}
+            try:
+                reply = self.session.post(
+                    self.base_url + self._login_path, params=params, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                raise ClusterError(f"login: {type(exc).__name__}") from None
+            if reply.status_code >= 300:
+                raise ClusterError(
+                    f"login answered {reply.status_code}",
+                    status=reply.status_code,
+                    transient=reply.status_code in TRANSIENT_STATUSES,
+                )
+            self._logged_in = True
 
     def close(self) -> None:
         self.session.close()
@@ -171,10 +198,14 @@ class RestClient:
     ) -> requests.Response:
         url = self.base_url + path
         for attempt in (1, 2):
-            headers = {
-                "Accept": "application/json",
-                **self.auth.headers(self.session, self.timeout),
-            }
+            if self._login_path is not None:
+                self._login()
+                headers = {"Accept": "application/json"}
+            else:
+                headers = {
+                    "Accept": "application/json",
+                    **self.auth.headers(self.session, self.timeout),
+                }
             with self._count_lock:
                 self.requests += 1
             try:
@@ -185,6 +216,9 @@ class RestClient:
                 raise ClusterError(f"{method} {path}: {type(exc).__name__}") from None
             if reply.status_code == 401 and attempt == 1 and self.auth.method == "oidc":
                 self.auth.invalidate()  # the token may have been revoked: fetch a new one once
+                continue
+            if reply.status_code == 401 and attempt == 1 and self._login_path is not None:
+                self._logged_in = False  # the session expired: log in again once
                 continue
             if reply.status_code < 300 or (allow_missing and reply.status_code == 404):
                 return reply
@@ -592,6 +626,7 @@ class Discovery:
         self.shard_count = shard_count
         self.batch_size = batch_size
         self._cache: dict[int, Definition] = {}
+        self._unreadable: set[int] = set()
         self._lock = threading.Lock()
 
     def definition(self, key: int) -> Definition | None:
@@ -601,9 +636,19 @@ class Discovery:
         cached = self._cache.get(ref.key)
         if cached is not None:
             return cached
-        xml = self.source.xml(ref.key)
+        try:
+            xml = self.source.xml(ref.key)
+        except ClusterError as exc:
+            if exc.transient:
+                raise
+            # One unreadable definition (e.g. 403) must not stop discovery of the others.
+            if ref.key not in self._unreadable:
+                self._unreadable.add(ref.key)
+                log.warning("cannot read the XML of definition %s: %s", ref.key, exc)
+            return None
         if xml is None:
             return None  # not visible yet (eventual consistency): try again next cycle
+        self._unreadable.discard(ref.key)
         source = f"{ref.process_id or 'process'} (key {ref.key})"
         try:
             configs, errors = load_elements(xml, source=source)
@@ -734,7 +779,7 @@ def build_source(settings: Any, auth: ClusterAuth) -> tuple[Source, RestClient]:
                 scope=auth.scope,
             )
         base = settings.operate_url or settings.rest_base
-        client = RestClient(base, operate_auth, verify=verify)
+        client = RestClient(base, operate_auth, verify=verify, login_path="/api/login")
         return OperateV1Source(client, settings.page_size), client
     client = RestClient(settings.rest_base, auth, verify=verify)
     return RestV2Source(client, settings.page_size), client

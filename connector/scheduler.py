@@ -123,7 +123,7 @@ class SchedulerLimits:
     max_concurrency: int = 32
     max_per_host: int = 8
     max_backoff: float = 300.0
-    batch_window: float = 0.02
+    batch_window: float = 0.05
 
 
 @dataclass
@@ -212,12 +212,17 @@ class Scheduler(Generic[T]):
 
     async def run(self) -> None:
         """Poll until :meth:`stop`; never raises because of one poll."""
+        window = self._limits.batch_window
         while not self._stopping:
             now = self._clock()
-            due = self._pop_due(now + self._limits.batch_window)
+            self._prune(now)
+            due = self._pop_due(now)
             if due:
                 self._spawn(self._round(due))
-            self._prune(now)
+                # At most one round per window: pollers falling due meanwhile go together
+                # in the next one, so per-round work (reading variables) stays batched.
+                await asyncio.sleep(window)
+                continue
             delay = 1.0
             if self._heap:
                 delay = min(delay, max(0.0, self._heap[0][0] - self._clock()))
@@ -225,8 +230,6 @@ class Scheduler(Generic[T]):
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            else:
-                await asyncio.sleep(0)  # let the spawned rounds run
 
     def stop(self) -> None:
         """Stop scheduling new polls (in-flight ones continue; see :meth:`drain`)."""

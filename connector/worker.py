@@ -19,7 +19,7 @@ import logging
 import re
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +48,9 @@ from connector.secrets import EnvSecretProvider, SecretProvider
 
 log = logging.getLogger("connector.worker")
 
+# Discovery retries back off up to 10 discovery intervals, and never beyond a minute.
 MAX_DISCOVERY_BACKOFF = 60.0
+DISCOVERY_BACKOFF_INTERVALS = 10
 RESPONSE_NAMES = frozenset({"body", "status", "headers", "reason", "response"})
 # FEEL keywords, and built-in functions whose names contain spaces (removed before scanning).
 _FEEL_KEYWORDS = frozenset(
@@ -342,9 +344,13 @@ class Worker:
         self._http_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.max_concurrency, thread_name_prefix="poll"
         )
-        # Cluster calls get their own threads so busy polls never delay discovery.
+        # Cluster calls get their own threads so busy polls never delay them, and discovery
+        # has its own so variable reads never delay it (nor it them).
         self._cluster_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=2, thread_name_prefix="cluster"
+            max_workers=2, thread_name_prefix="variables"
+        )
+        self._discovery_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="discovery"
         )
         self.scheduler: Scheduler[WaitingInstance] = Scheduler(
             self,
@@ -402,8 +408,12 @@ class Worker:
             source=self.settings.discovery_source,
             shard=f"{self.settings.shard_index}/{self.settings.shard_count}",
         )
-        scheduler_task = asyncio.ensure_future(self.scheduler.run())
-        discovery_task = asyncio.ensure_future(self._discovery_loop(stop))
+        scheduler_task = asyncio.ensure_future(
+            self._supervise("scheduler", self.scheduler.run, stop)
+        )
+        discovery_task = asyncio.ensure_future(
+            self._supervise("discovery", lambda: self._discovery_loop(stop), stop)
+        )
         await stop.wait()
         log_event(log, "stopping", grace_seconds=self.settings.shutdown_grace)
         self.scheduler.stop()
@@ -419,6 +429,21 @@ class Worker:
         log_event(log, "worker stopped")
         return 0
 
+    async def _supervise(
+        self, name: str, body: Callable[[], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        """Run ``body`` until ``stop``; a crash is logged and the loop restarted, never fatal."""
+        while not stop.is_set():
+            try:
+                await body()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s loop crashed; restarting it", name)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+
     async def close(self) -> None:
         if self.status_server is not None:
             await self.status_server.stop()
@@ -426,6 +451,7 @@ class Worker:
             await self._channel.close()
         self._http_pool.shutdown(wait=False, cancel_futures=True)
         self._cluster_pool.shutdown(wait=False, cancel_futures=True)
+        self._discovery_pool.shutdown(wait=False, cancel_futures=True)
         self.http.close()
         if self._rest_client is not None:
             self._rest_client.close()
@@ -442,7 +468,7 @@ class Worker:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                snapshot = await loop.run_in_executor(self._cluster_pool, self.discovery.cycle)
+                snapshot = await loop.run_in_executor(self._discovery_pool, self.discovery.cycle)
             except Exception as exc:  # ClusterError or anything unexpected: retry, never die
                 failures += 1
                 self.metrics.inc("discovery_failures_total")
@@ -450,7 +476,8 @@ class Worker:
                 if not isinstance(exc, ClusterError):
                     log.exception("discovery failed unexpectedly")
                 self._set_rest_state(False, reason)
-                delay = min(MAX_DISCOVERY_BACKOFF, interval * 2 ** min(failures, 10))
+                cap = min(MAX_DISCOVERY_BACKOFF, interval * DISCOVERY_BACKOFF_INTERVALS)
+                delay = min(cap, interval * 2 ** min(failures, 10))
             else:
                 failures = 0
                 self._set_rest_state(True)

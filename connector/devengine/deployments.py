@@ -82,7 +82,6 @@ def deploy(
     now = rt.now()
     deployment_key = rt.next_key()
     processes: list[ProcessMetadata] = []
-    fresh: list[ProcessDefinition] = []
     for resource_name, content, model in models:
         versions = rt.versions.setdefault((tenant_id, model.bpmn_process_id), [])
         latest = versions[-1] if versions else None
@@ -108,7 +107,6 @@ def deploy(
             rt.definitions[definition.key] = definition
             rt.definition_table.put(definition.key, _definition_record(definition, True), now)
             _update_start_events(rt, definition)
-            fresh.append(definition)
         processes.append(
             ProcessMetadata(
                 model.bpmn_process_id,
@@ -118,8 +116,6 @@ def deploy(
                 tenant_id,
             )
         )
-    for definition in fresh:
-        rt.start_buffered(definition)
     rt.run()
     return DeploymentResult(deployment_key, tuple(processes), tenant_id)
 

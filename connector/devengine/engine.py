@@ -11,7 +11,7 @@ Times are epoch milliseconds from the injected clock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Literal
 
@@ -38,8 +38,10 @@ from .records import (
 )
 from .state import ProcessDefinition
 
-__all__ = ["Engine", "QueryTable"]
+__all__ = ["Engine", "KeyFilter", "QueryTable", "TextFilter"]
 
+KeyFilter = int | Collection[int] | None
+TextFilter = str | Collection[str] | None
 QueryTable = Literal[
     "process_definitions",
     "process_instances",
@@ -464,14 +466,16 @@ class Engine:
             return min(times) if times else None
 
     # ------------------------------------------------------------------ queries
-    # Each returns a list sorted by key (ascending), filtered by equality on the named
-    # (indexed) fields; None means "no filter". ``after_key``/``limit`` page through the result
+    # Each returns a list sorted by key (ascending), filtered on the named (indexed) fields:
+    # None = no filter, a list/tuple/set/frozenset = any of those values ($in), anything else =
+    # equality. ``after_key``/``limit`` page through the result
     # cheaply (records with key > after_key, at most limit). Only record versions older than
     # the visibility delay are seen. ``count`` gives the total for the same filters.
 
-    def count(self, table: QueryTable, **filters: Hashable | None) -> int:
-        """Number of visible records of ``table`` matching the equality ``filters`` (the same
-        keyword names as the listing method, without paging)."""
+    def count(self, table: QueryTable, *, limit: int | None = None, **filters: Any) -> int:
+        """Number of visible records of ``table`` matching ``filters`` (the same keyword names
+        and value forms as the listing method, without paging); with ``limit``, counting stops
+        there (for capped totals like Camunda's 10,000)."""
         with self._lock:
             tables: dict[str, Table[Any]] = {
                 "process_definitions": self._rt.definition_table,
@@ -481,15 +485,15 @@ class Engine:
                 "variables": self._rt.variable_table,
                 "incidents": self._rt.incident_table,
             }
-            return tables[table].count(self._rt.now(), filters)
+            return tables[table].count(self._rt.now(), filters, limit)
 
     def process_definitions(
         self,
         *,
-        key: int | None = None,
-        bpmn_process_id: str | None = None,
+        key: KeyFilter = None,
+        bpmn_process_id: TextFilter = None,
         is_latest: bool | None = None,
-        tenant_id: str | None = None,
+        tenant_id: TextFilter = None,
         after_key: int | None = None,
         limit: int | None = None,
     ) -> list[ProcessDefinitionRecord]:
@@ -512,10 +516,10 @@ class Engine:
     def process_instances(
         self,
         *,
-        key: int | None = None,
-        process_definition_key: int | None = None,
-        bpmn_process_id: str | None = None,
-        state: str | None = None,
+        key: KeyFilter = None,
+        process_definition_key: KeyFilter = None,
+        bpmn_process_id: TextFilter = None,
+        state: TextFilter = None,
         after_key: int | None = None,
         limit: int | None = None,
     ) -> list[ProcessInstanceRecord]:
@@ -531,14 +535,14 @@ class Engine:
     def element_instances(
         self,
         *,
-        key: int | None = None,
-        process_instance_key: int | None = None,
-        process_definition_key: int | None = None,
-        element_id: str | None = None,
-        state: str | None = None,
-        flow_scope_key: int | None = None,
-        bpmn_process_id: str | None = None,
-        type: str | None = None,
+        key: KeyFilter = None,
+        process_instance_key: KeyFilter = None,
+        process_definition_key: KeyFilter = None,
+        element_id: TextFilter = None,
+        state: TextFilter = None,
+        flow_scope_key: KeyFilter = None,
+        bpmn_process_id: TextFilter = None,
+        type: TextFilter = None,
         after_key: int | None = None,
         limit: int | None = None,
     ) -> list[ElementInstanceRecord]:
@@ -558,15 +562,15 @@ class Engine:
     def message_subscriptions(
         self,
         *,
-        key: int | None = None,
-        process_instance_key: int | None = None,
-        process_definition_key: int | None = None,
-        element_id: str | None = None,
-        element_instance_key: int | None = None,
-        state: str | None = None,
-        process_definition_id: str | None = None,
-        message_name: str | None = None,
-        correlation_key: str | None = None,
+        key: KeyFilter = None,
+        process_instance_key: KeyFilter = None,
+        process_definition_key: KeyFilter = None,
+        element_id: TextFilter = None,
+        element_instance_key: KeyFilter = None,
+        state: TextFilter = None,
+        process_definition_id: TextFilter = None,
+        message_name: TextFilter = None,
+        correlation_key: TextFilter = None,
         after_key: int | None = None,
         limit: int | None = None,
     ) -> list[MessageSubscriptionRecord]:
@@ -587,10 +591,10 @@ class Engine:
     def variables(
         self,
         *,
-        key: int | None = None,
-        process_instance_key: int | None = None,
-        scope_key: int | None = None,
-        name: str | None = None,
+        key: KeyFilter = None,
+        process_instance_key: KeyFilter = None,
+        scope_key: KeyFilter = None,
+        name: TextFilter = None,
         after_key: int | None = None,
         limit: int | None = None,
     ) -> list[VariableRecord]:
@@ -614,9 +618,9 @@ class Engine:
     def incidents(
         self,
         *,
-        key: int | None = None,
-        process_instance_key: int | None = None,
-        state: str | None = None,
+        key: KeyFilter = None,
+        process_instance_key: KeyFilter = None,
+        state: TextFilter = None,
         after_key: int | None = None,
         limit: int | None = None,
     ) -> list[IncidentRecord]:

@@ -121,6 +121,7 @@ class Runtime:
                 "bpmn_process_id",
             ),
             d,
+            composites=(("process_definition_key", "element_id", "state"),),
         )
         self.subscription_table: Table[MessageSubscriptionRecord] = Table(
             (
@@ -135,6 +136,7 @@ class Runtime:
                 "correlation_key",
             ),
             d,
+            composites=(("process_definition_key", "state"),),
         )
         self.variable_table: Table[VariableRecord] = Table(
             ("key", "process_instance_key", "scope_key", "name"), d
@@ -387,9 +389,19 @@ class Runtime:
         default = None
         for flow in element.outgoing:
             if flow.id == element.default_flow:
-                default = flow
-            elif flow.condition is not None and flow.condition.evaluate(context) is True:
+                default = flow  # its condition, if any, is ignored
+                continue
+            if flow.condition is None:
+                continue
+            value = flow.condition.evaluate(context)
+            if value is True:
                 return flow
+            if value is not False:  # null or a non-boolean stops the gateway, as in Zeebe
+                raise IncidentRaised(
+                    "EXTRACT_VALUE_ERROR",
+                    f"Expected result of the expression '{_expression_text(flow.condition)}' "
+                    f"to be 'BOOLEAN', but was '{_feel_type(value)}'.",
+                )
         if default is not None:
             return default
         raise IncidentRaised(
@@ -774,26 +786,13 @@ class Runtime:
             if process_id in message.correlated_processes:
                 continue
             entry = self.start_events.get((pi.tenant_id, name), {}).get(process_id)
-            if entry is not None:
+            # keys are monotonic: a smaller key means published before this deployment, and
+            # Zeebe never starts a process with a message published before it was deployed
+            if entry is not None and message.key > entry[0].key:
                 message.correlated_processes.add(process_id)
                 definition, start = entry
                 self.later(partial(self._start_by_message, definition, start, message))
             break
-
-    def start_buffered(self, definition: ProcessDefinition) -> None:
-        """A newly deployed message start event takes buffered messages published before."""
-        process_id = definition.model.bpmn_process_id
-        for start in definition.model.message_start_events():
-            assert start.message_name is not None
-            name = start.message_name.evaluate({})
-            for message in self.buffer.all_named(definition.tenant_id, str(name), self.now()):
-                if process_id in message.correlated_processes:
-                    continue
-                key = (message.tenant_id, process_id, message.correlation_key)
-                if message.correlation_key and key in self.message_started:
-                    continue
-                message.correlated_processes.add(process_id)
-                self._start_by_message(definition, start, message)
 
 
 def resolve_result(

@@ -107,17 +107,6 @@ class MessageBuffer:
             if message.deadline_ms > now_ms:
                 yield message
 
-    def all_named(self, tenant_id: str, name: str, now_ms: int) -> list[BufferedMessage]:
-        """Unexpired messages of any correlation key, oldest first (a scan: deployments only)."""
-        found = [
-            message
-            for match, messages in self._by_match.items()
-            if match[0] == tenant_id and match[1] == name
-            for message in messages.values()
-            if message.deadline_ms > now_ms
-        ]
-        return sorted(found, key=lambda m: m.key)
-
     def expire(self, now_ms: int) -> None:
         while self._expiry and self._expiry[0][0] <= now_ms:
             _, key, match = heapq.heappop(self._expiry)

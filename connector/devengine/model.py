@@ -446,10 +446,9 @@ class _Builder:
             ids = {f.id for f in element.outgoing}
             if element.default_flow is not None and element.default_flow not in ids:
                 self.fail(element.id, f"Default flow '{element.default_flow}' is not outgoing")
+            # a condition on the default flow is allowed and never evaluated (BPMN 2.0, Zeebe)
             for flow in element.outgoing:
-                if flow.id == element.default_flow and flow.condition is not None:
-                    self.fail(element.id, "A default flow must not have a condition")
-                elif (
+                if (
                     flow.id != element.default_flow
                     and flow.condition is None
                     and len(element.outgoing) > 1

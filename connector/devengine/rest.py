@@ -17,6 +17,7 @@ import binascii
 import bisect
 import functools
 import hmac
+import io
 import json
 import logging
 import re
@@ -42,6 +43,7 @@ from .records import (
 )
 
 __all__ = [
+    "DEFAULT_TOTAL_ITEMS_CAP",
     "DEFAULT_TRUNCATION_LIMIT",
     "ApiError",
     "AuthConfig",
@@ -56,6 +58,10 @@ log = logging.getLogger(__name__)
 DEFAULT_TRUNCATION_LIMIT = 8191
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 10_000
+# Like Camunda on Elasticsearch/OpenSearch, totals are exact only up to this many matches;
+# beyond it ``totalItems`` stays at the cap and ``hasMoreTotalItems`` is true. Counting 100,000s
+# of matches for every page would cost more than the page itself.
+DEFAULT_TOTAL_ITEMS_CAP = 10_000
 # Upper bound of a request body; anything larger is refused before being read.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -153,8 +159,13 @@ def format_date(epoch_ms: int | None) -> str | None:
     """Epoch milliseconds as an RFC 3339 UTC timestamp with milliseconds."""
     if epoch_ms is None:
         return None
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    return _second_text(epoch_ms // 1000) + f"{epoch_ms % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_text(epoch_s: int) -> str:
+    # strftime dominates building a page of items; records made in the same second share it
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def parse_date(text: str, where: str) -> datetime:
@@ -290,15 +301,16 @@ def compile_filter(
 ) -> tuple[list[Predicate], JsonObject]:
     """Validate a search ``filter`` and turn it into predicates over JSON items.
 
-    Returns the predicates (all must hold) and the plain-equality operands by field name, which
-    the endpoint may push down to the engine's indexes.
+    Returns the predicates (all must hold) and, by field name, the operands the endpoint may
+    push down to the engine's indexes: a plain value for an equality, a list for ``$in`` (an
+    equality wins when a field has both). Every item that matches lies within those.
     """
     if raw is None:
         return [], {}
     if not isinstance(raw, dict):
         raise ApiError(400, f"'filter' must be an object, got {type(raw).__name__}")
     predicates: list[Predicate] = []
-    equalities: JsonObject = {}
+    pushable: JsonObject = {}
     for name, condition in raw.items():
         where = f"filter.{name}"
         kind = fields.get(name)
@@ -317,12 +329,18 @@ def compile_filter(
                 predicates.append(
                     _operator_predicate(name, kind, operator, operand, f"{where}.{operator}")
                 )
-                if operator == "$eq":
-                    equalities[name] = _normalise(kind, operand, f"{where}.{operator}")
+            if "$eq" in condition:
+                pushable[name] = _normalise(kind, condition["$eq"], f"{where}.$eq")
+            elif "$in" in condition:
+                members = condition["$in"]  # checked to be a list by its predicate
+                pushable[name] = [
+                    _normalise(kind, member, f"{where}.$in[{i}]")
+                    for i, member in enumerate(members)
+                ]
         else:
             predicates.append(_operator_predicate(name, kind, "$eq", condition, where))
-            equalities[name] = _normalise(kind, condition, where)
-    return predicates, equalities
+            pushable[name] = _normalise(kind, condition, where)
+    return predicates, pushable
 
 
 # ---------------------------------------------------------------------------- sort and page
@@ -431,8 +449,22 @@ def parse_page(raw: Json, width: int) -> PageRequest:
     )
 
 
+def page_info(total: int, cap: int, start: list[Json] | None, end: list[Json] | None) -> JsonObject:
+    """The ``page`` block of a search response; ``total`` may be anything above ``cap``."""
+    return {
+        "totalItems": min(total, cap),
+        "hasMoreTotalItems": total > cap,
+        "startCursor": None if start is None else encode_cursor(start),
+        "endCursor": None if end is None else encode_cursor(end),
+    }
+
+
 def paginate(
-    items: list[JsonObject], sort: SortSpec, kinds: Mapping[str, FieldKind], page: PageRequest
+    items: list[JsonObject],
+    sort: SortSpec,
+    kinds: Mapping[str, FieldKind],
+    page: PageRequest,
+    total_cap: int = DEFAULT_TOTAL_ITEMS_CAP,
 ) -> JsonObject:
     """Sort, slice and describe one page; returns the response body ``{items, page}``."""
 
@@ -455,12 +487,12 @@ def paginate(
         chosen = keyed[page.offset : page.offset + page.limit]
     return {
         "items": [item for _, item in chosen],
-        "page": {
-            "totalItems": len(items),
-            "hasMoreTotalItems": False,
-            "startCursor": encode_cursor(chosen[0][0]) if chosen else None,
-            "endCursor": encode_cursor(chosen[-1][0]) if chosen else None,
-        },
+        "page": page_info(
+            len(items),
+            total_cap,
+            chosen[0][0] if chosen else None,
+            chosen[-1][0] if chosen else None,
+        ),
     }
 
 
@@ -686,9 +718,10 @@ def _record_key(record: Any) -> int:
 class SearchEndpoint(Generic[R]):
     """What one search endpoint needs: its fields, the engine query and the item mapping.
 
-    ``pushdown`` maps JSON filter fields to keyword arguments of ``query`` (the engine filters
-    those by equality through its indexes). ``engine_only`` fields are filters that are not item
-    fields (e.g. ``isLatestVersion``); they must be pushed down and take plain values only.
+    ``pushdown`` maps JSON filter fields to keyword arguments of ``query`` and ``count`` (the
+    engine filters those by equality through its indexes). ``query`` also takes ``after_key``
+    and ``limit`` and returns records sorted by key. ``engine_only`` fields are filters that are
+    not item fields (e.g. ``isLatestVersion``); they must be pushed down and take plain values.
     """
 
     fields: Mapping[str, FieldKind]
@@ -696,12 +729,15 @@ class SearchEndpoint(Generic[R]):
     key_field: str
     pushdown: Mapping[str, str]
     query: Callable[..., list[R]]
+    count: Callable[..., int]
     record_key: Callable[[R], int]
     to_item: Callable[[R], JsonObject]
     engine_only: frozenset[str] = frozenset()
 
 
-def search(body: JsonObject, endpoint: SearchEndpoint[R]) -> JsonObject:
+def search(
+    body: JsonObject, endpoint: SearchEndpoint[R], total_cap: int = DEFAULT_TOTAL_ITEMS_CAP
+) -> JsonObject:
     """Run one search request: validate, query the engine, filter, sort, page."""
     unknown = set(body) - {"filter", "sort", "page"}
     if unknown:
@@ -716,28 +752,32 @@ def search(body: JsonObject, endpoint: SearchEndpoint[R]) -> JsonObject:
         if isinstance(value, dict):
             raise ApiError(400, f"'filter.{name}' supports only a plain value")
     item_fields = {k: v for k, v in endpoint.fields.items() if k not in endpoint.engine_only}
-    _, engine_equalities = compile_filter(engine_filter, endpoint.fields)
-    predicates, equalities = compile_filter(item_filter, item_fields)
+    _, engine_operands = compile_filter(engine_filter, endpoint.fields)
+    predicates, item_operands = compile_filter(item_filter, item_fields)
     sort = parse_sort(body.get("sort"), endpoint.sortable, endpoint.key_field)
     page = parse_page(body.get("page"), len(sort.fields))
+    # The engine filters these through its indexes (a list = any of the values), so only the
+    # records that can match are read, even for a batch of 100 keys in a `$in`.
     arguments = {
         endpoint.pushdown[name]: value
-        for name, value in {**equalities, **engine_equalities}.items()
+        for name, value in {**item_operands, **engine_operands}.items()
         if name in endpoint.pushdown
     }
-    records = endpoint.query(**arguments)
     if sort.fields == ((endpoint.key_field, False),) and _fully_pushed(raw_filter, endpoint):
-        # The common discovery query (equality filters, key order) over possibly 100,000s of
-        # records: page by key without building JSON for records outside the page.
-        return _page_by_key(records, endpoint, page)
+        # The common discovery query (equality or `$in` filters, key order) over 100,000s of
+        # records: the engine pages by key, so the cost follows the page, not the matches.
+        return _page_by_key(endpoint, arguments, page, total_cap)
+    records = endpoint.query(**arguments)
     items = [endpoint.to_item(record) for record in records]
     matches = [item for item in items if all(check(item) for check in predicates)]
-    return paginate(matches, sort, endpoint.fields, page)
+    return paginate(matches, sort, endpoint.fields, page, total_cap)
 
 
 def _fully_pushed(raw_filter: JsonObject, endpoint: SearchEndpoint[Any]) -> bool:
+    """Whether the engine's filtering alone is exact (no item predicate left to check)."""
     return all(
-        name in endpoint.pushdown and (not isinstance(value, dict) or set(value) == {"$eq"})
+        name in endpoint.pushdown
+        and (not isinstance(value, dict) or set(value) == {"$eq"} or set(value) == {"$in"})
         for name, value in raw_filter.items()
     )
 
@@ -749,27 +789,46 @@ def _cursor_key(cursor: list[Json], where: str) -> int:
     return value
 
 
-def _page_by_key(records: list[R], endpoint: SearchEndpoint[R], page: PageRequest) -> JsonObject:
-    """One page of ``records``, which the engine returns sorted by key (binary search)."""
+def _page_by_key(
+    endpoint: SearchEndpoint[R], arguments: JsonObject, page: PageRequest, total_cap: int
+) -> JsonObject:
+    """One page in ascending key order, read from the engine with ``after_key``/``limit``."""
+    total: int | None = None
     if page.after is not None:
-        cursor = _cursor_key(page.after, "page.after")
-        start = bisect.bisect_right(records, cursor, key=endpoint.record_key)
-        chosen = records[start : start + page.limit]
+        after_key = _cursor_key(page.after, "page.after")
+        chosen = endpoint.query(**arguments, after_key=after_key, limit=page.limit)
     elif page.before is not None:
-        cursor = _cursor_key(page.before, "page.before")
-        end = bisect.bisect_left(records, cursor, key=endpoint.record_key)
+        # The engine pages forward only: a backward page reads every match (rare: the
+        # discovery walks forward), which gives the exact total for free.
+        before_key = _cursor_key(page.before, "page.before")
+        records = endpoint.query(**arguments)
+        end = bisect.bisect_left(records, before_key, key=endpoint.record_key)
         chosen = records[max(0, end - page.limit) : end]
+        total = len(records)
     else:
-        chosen = records[page.offset : page.offset + page.limit]
+        chosen = endpoint.query(**arguments, limit=page.offset + page.limit)[page.offset :]
+        if page.offset == 0 and len(chosen) < page.limit:
+            total = len(chosen)  # a short first page holds every match
+    if total is None:
+        total = capped_count(endpoint, arguments, total_cap)
     return {
         "items": [endpoint.to_item(record) for record in chosen],
-        "page": {
-            "totalItems": len(records),
-            "hasMoreTotalItems": False,
-            "startCursor": encode_cursor([endpoint.record_key(chosen[0])]) if chosen else None,
-            "endCursor": encode_cursor([endpoint.record_key(chosen[-1])]) if chosen else None,
-        },
+        "page": page_info(
+            total,
+            total_cap,
+            [endpoint.record_key(chosen[0])] if chosen else None,
+            [endpoint.record_key(chosen[-1])] if chosen else None,
+        ),
     }
+
+
+def capped_count(endpoint: SearchEndpoint[Any], arguments: JsonObject, cap: int) -> int:
+    """How many records match: exact up to ``cap``, ``cap + 1`` meaning "more than ``cap``".
+
+    Counting every match of several filters visits every candidate record; stopping after
+    ``cap + 1`` bounds the cost like Camunda's capped totals do.
+    """
+    return endpoint.count(**arguments, limit=cap + 1)
 
 
 # ---------------------------------------------------------------------------- body helpers
@@ -829,9 +888,11 @@ class RestApi:
         grpc_host: str = "127.0.0.1",
         grpc_port: int = 26500,
         request_timeout_ms: int = 10_000,
+        total_items_cap: int = DEFAULT_TOTAL_ITEMS_CAP,
     ) -> None:
         self.engine = engine
         self.truncation_limit = truncation_limit
+        self.total_items_cap = total_items_cap
         self.grpc_host = grpc_host
         self.grpc_port = grpc_port
         self.request_timeout_ms = request_timeout_ms
@@ -940,11 +1001,12 @@ class RestApi:
                 "tenantId": "tenant_id",
             },
             query=self.engine.process_definitions,
+            count=functools.partial(self.engine.count, "process_definitions"),
             record_key=_record_key,
             to_item=process_definition_item,
             engine_only=frozenset({"isLatestVersion"}),
         )
-        return Response(200, search(request.body, endpoint))
+        return Response(200, search(request.body, endpoint, self.total_items_cap))
 
     def get_definition(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "processDefinitionKey")
@@ -976,10 +1038,11 @@ class RestApi:
                 "state": "state",
             },
             query=self.engine.process_instances,
+            count=functools.partial(self.engine.count, "process_instances"),
             record_key=_record_key,
             to_item=process_instance_item,
         )
-        return Response(200, search(request.body, endpoint))
+        return Response(200, search(request.body, endpoint, self.total_items_cap))
 
     def get_instance(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "processInstanceKey")
@@ -1075,11 +1138,12 @@ class RestApi:
                 "elementInstanceScopeKey": "flow_scope_key",
             },
             query=self.engine.element_instances,
+            count=functools.partial(self.engine.count, "element_instances"),
             record_key=_record_key,
             to_item=element_instance_item,
             engine_only=frozenset({"elementInstanceScopeKey"}),
         )
-        return Response(200, search(request.body, endpoint))
+        return Response(200, search(request.body, endpoint, self.total_items_cap))
 
     def get_element(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "elementInstanceKey")
@@ -1113,10 +1177,11 @@ class RestApi:
                 "state": "state",
             },
             query=self.engine.incidents,
+            count=functools.partial(self.engine.count, "incidents"),
             record_key=_record_key,
             to_item=incident_item,
         )
-        return Response(200, search(request.body, endpoint))
+        return Response(200, search(request.body, endpoint, self.total_items_cap))
 
     def get_incident(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "incidentKey")
@@ -1146,10 +1211,11 @@ class RestApi:
                 "messageSubscriptionState": "state",
             },
             query=self.engine.message_subscriptions,
+            count=functools.partial(self.engine.count, "message_subscriptions"),
             record_key=_record_key,
             to_item=message_subscription_item,
         )
-        return Response(200, search(request.body, endpoint))
+        return Response(200, search(request.body, endpoint, self.total_items_cap))
 
     def publish(self, request: Request) -> Response:
         body = request.body
@@ -1190,10 +1256,11 @@ class RestApi:
                 "name": "name",
             },
             query=self.engine.variables,
+            count=functools.partial(self.engine.count, "variables"),
             record_key=_record_key,
             to_item=lambda record: variable_item(record, limit),
         )
-        return Response(200, search(request.body, endpoint))
+        return Response(200, search(request.body, endpoint, self.total_items_cap))
 
     def get_variable(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "variableKey")
@@ -1207,6 +1274,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     protocol_version = "HTTP/1.1"
     server_version = "devengine-rest"
+    # TCP_NODELAY on every accepted connection (set by StreamRequestHandler.setup): without it
+    # a write that follows an unacknowledged one on a keep-alive connection waits for the
+    # client's delayed ACK, ~40 ms per request on Linux.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -1276,15 +1347,23 @@ class _Handler(BaseHTTPRequestHandler):
             payload = response.body.encode()
         else:
             payload = json.dumps(response.body).encode()
-        self.send_response(response.status)
-        if payload:
-            self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+        # Status line, headers and body leave in one write (one segment for small answers);
+        # the header methods write to ``wfile``, so they are pointed at a buffer meanwhile.
+        socket_file, buffer = self.wfile, io.BytesIO()
+        self.wfile = buffer
+        try:
+            self.send_response(response.status)
+            if payload:
+                self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            if payload and self.command != "HEAD":
+                self.wfile.write(payload)
+        finally:
+            self.wfile = socket_file
+        self.wfile.write(buffer.getvalue())
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("REST %s - %s", self.address_string(), format % args)

@@ -18,18 +18,28 @@ floats via their shortest text so ``0.1`` stays ``0.1``), ``str``, ``bool``,
 ``timedelta`` and :class:`YearsMonthsDuration`. Computed numbers come out as
 ``int`` when integral, as ``float`` when the float is exact, else as ``Decimal``.
 Values taken unchanged from the context are returned as the same objects.
-The context is read lazily: only the variables an expression uses are touched.
+The context is read lazily: only the variables an expression uses are touched,
+and :attr:`Expression.free_names` tells before evaluating which ones those may be.
+
+Limits: at most ``parser.MAX_NESTING`` (128) nested brackets/sub-expressions
+and a syntax tree ``parser.MAX_TREE_DEPTH`` (300) deep, where flat chains
+(``a + b + ...``, ``x or y or ...``, ``else if``) count once however long;
+beyond them compiling raises :class:`FeelSyntaxError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+import threading
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
+from .compiler import builtins as _builtin_table
 from .compiler import compile_node
 from .convert import json_default, to_json_compatible
 from .errors import FeelError, FeelSyntaxError
+from .names import free_names
 from .parser import parse
 from .runtime import MISSING, LimitExceeded
 from .values import YearsMonthsDuration
@@ -47,40 +57,53 @@ __all__ = [
 ]
 
 _DIRECT = frozenset({bool, str, int, type(None)})
+_T = TypeVar("_T")
+#: Stack depth (in frames) above which a caller counts as "already deep": an
+#: evaluation that runs out of stack there is retried on a fresh stack.
+_DEEP_CALLER = 150
 
 
 class Expression:
     """A compiled FEEL expression; evaluate it any number of times (thread-safe)."""
 
-    __slots__ = ("_fn", "_out", "text")
+    __slots__ = ("_fn", "_free_names", "_out", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         try:
-            self._fn, self._out = compile_node(parse(text))
+            self._fn, self._out, self._free_names = _build(text)
         except RecursionError:
-            # only reachable when the caller's own stack is already nearly exhausted
-            raise FeelSyntaxError(text, 0, "a less deeply nested expression") from None
+            # the caller's own stack is nearly used up: redo the work on a fresh one
+            try:
+                self._fn, self._out, self._free_names = _on_fresh_stack(lambda: _build(text))
+            except RecursionError:
+                raise FeelSyntaxError(text, 0, "a less deeply nested expression") from None
+
+    @property
+    def free_names(self) -> frozenset[str]:
+        """Root names of the input variables the expression may read (see :mod:`.names`).
+
+        ``body.status = "OK"`` gives ``{"body"}``; names bound inside the
+        expression (``for x in ...``, function parameters, earlier context
+        entries) and built-in function names are not included.
+        """
+        return self._free_names
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         """The result as a plain Python value (``None`` when undefined)."""
         if type(context) is not dict and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping, not {type(context).__name__}")
-        state: list[Any] = [0, context]
         try:
-            result = self._fn([context, None, state, MISSING])
-        except LimitExceeded as error:
-            state.append(str(error))
+            result = self._fn([context, None, [0, context], MISSING])
+            if type(result) in _DIRECT:
+                return result
+            return self._out(result)
+        except LimitExceeded:
             return None
         except RecursionError:
-            state.append("evaluation nested too deeply")
+            return self._retry_on_fresh_stack(context)[0]
+        except Exception:  # a defect must not take the caller down with it
             return None
-        except Exception as error:  # a defect must not take the caller down with it
-            state.append(f"internal error: {type(error).__name__}")
-            return None
-        if type(result) in _DIRECT:
-            return result
-        return self._out(result)
 
     def evaluate_with_warnings(self, context: Mapping[str, Any]) -> tuple[Any, list[str]]:
         """The result and the warnings (missing variables, type mismatches...) it produced."""
@@ -93,15 +116,65 @@ class Expression:
             state.append(str(error))
             result = None
         except RecursionError:
-            state.append("evaluation nested too deeply")
-            result = None
+            return self._retry_on_fresh_stack(context)
         except Exception as error:  # a defect must not take the caller down with it
             state.append(f"internal error: {type(error).__name__}")
             result = None
         return result, [str(w) for w in state[2:]]
 
+    def _retry_on_fresh_stack(self, context: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        """After running out of stack: evaluate again if the caller's stack is to blame."""
+        if _stack_depth() > _DEEP_CALLER:
+            try:
+                return _on_fresh_stack(lambda: self.evaluate_with_warnings(context))
+            except RecursionError:
+                pass
+        return None, ["evaluation nested too deeply"]
+
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
+
+
+def _build(text: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any], frozenset[str]]:
+    node = parse(text)
+    fn, out = compile_node(node)
+    return fn, out, free_names(node, _builtin_table().keys())
+
+
+def _stack_depth() -> int:
+    frame = sys._getframe()
+    depth = 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return depth
+
+
+def _on_fresh_stack(task: Callable[[], _T]) -> _T:
+    """Run ``task`` in a new thread, whose stack starts empty, and hand back its outcome.
+
+    Only used when the caller's own stack ran out: then the work that needs a
+    bounded amount of stack still succeeds, however deep the caller is.
+    """
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, task()))
+        except BaseException as error:  # handed to the calling thread below
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=run, name="feel-fresh-stack", daemon=True)
+    try:
+        worker.start()
+        worker.join()
+    except RuntimeError as error:  # cannot start a thread, or no stack left to do so
+        raise RecursionError("no stack left") from error
+    ok, value = outcome[0]
+    if ok:
+        result: _T = value
+        return result
+    raise value
 
 
 def compile(expression: str) -> Expression:

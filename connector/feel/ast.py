@@ -194,3 +194,35 @@ def walk(node: Node) -> list[Node]:
         out.append(current)
         stack.extend(children(current))
     return out
+
+
+_ARITH_GROUPS = {"+": "+", "-": "+", "*": "*", "/": "*", "**": "**"}
+
+
+def chain_group(node: Node) -> str | None:
+    """The kind of flat chain ``node`` can be a link of (``a + b - c``, ``x or y``), if any.
+
+    Binary operators are left-associative, so a chain is a left spine of nodes
+    of one group; the compiler turns it into a loop instead of nested calls.
+    """
+    t = type(node)
+    if t is Or:
+        return "or"
+    if t is And:
+        return "and"
+    if t is Arith:
+        assert isinstance(node, Arith)
+        return _ARITH_GROUPS[node.op]
+    return None
+
+
+def chain_link(node: Node) -> Node | None:
+    """The child that continues ``node``'s flat chain (compiled without recursion), if any."""
+    if isinstance(node, If):
+        return node.otherwise if isinstance(node.otherwise, If) else None
+    group = chain_group(node)
+    if group is None:
+        return None
+    assert isinstance(node, Or | And | Arith)
+    left = node.left
+    return left if chain_group(left) == group else None

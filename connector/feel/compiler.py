@@ -10,7 +10,7 @@ values (see :mod:`connector.feel.runtime`).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -122,10 +122,16 @@ def _source_out(value: Any) -> Any:
 
 class _Compiler:
     def __init__(self) -> None:
-        # names bound by enclosing for/function/context literal: they shadow built-ins
-        self.locals: list[frozenset[str]] = []
+        # names bound by enclosing for/function/context literal (with how many binders
+        # bind each): they shadow built-ins
+        self.bound: dict[str, int] = {}
         # >0 inside filter conditions and unary tests, where names may be element members
         self.dynamic = 0
+        # every name compiled so far, and how many functions: an enclosing construct
+        # asks "did my part use X?" without walking its subtree again (which would
+        # make compiling deeply nested expressions quadratic)
+        self.names_used: list[str] = []
+        self.functions = 0
 
     def compile_output(self, node: A.Node) -> Fn:
         """A closure whose value is already in output form (see :func:`compile_node`)."""
@@ -144,7 +150,20 @@ class _Compiler:
         return lambda s: from_feel(f(s))
 
     def bound_locally(self, name: str) -> bool:
-        return any(name in frame for frame in self.locals)
+        return name in self.bound
+
+    def push_locals(self, names: Iterable[str]) -> None:
+        bound = self.bound
+        for name in names:
+            bound[name] = bound.get(name, 0) + 1
+
+    def pop_locals(self, names: Iterable[str]) -> None:
+        bound = self.bound
+        for name in names:
+            if bound[name] == 1:
+                del bound[name]
+            else:
+                bound[name] -= 1
 
     def compile(self, node: A.Node, raw: bool = False) -> Fn:
         method = getattr(self, "c_" + type(node).__name__)
@@ -158,6 +177,7 @@ class _Compiler:
 
     def c_Name(self, node: A.Name, raw: bool) -> Fn:
         name = node.name
+        self.names_used.append(name)
         if name == "item":
             return _item_lookup(raw)
         message = f"No variable found with name '{name}'"
@@ -250,6 +270,7 @@ class _Compiler:
         if isinstance(cond_node, A.Const) and type(cond_node.value) is Decimal:
             index = cond_node.value
             return lambda s: _index(target(s), index, s)
+        functions = self.functions
         self.dynamic += 1
         try:
             cond = self.compile(cond_node)
@@ -269,7 +290,7 @@ class _Compiler:
 
             return member_filter
         # a frame can be reused across elements unless a closure could capture it
-        reuse = not any(isinstance(n, A.FunctionDef) for n in A.walk(cond_node))
+        reuse = self.functions == functions
 
         def filter_(s: Scope) -> Any:
             v = target(s)
@@ -305,6 +326,8 @@ class _Compiler:
     # ------------------------------------------------------------ calls
     def c_Call(self, node: A.Call) -> Fn:
         callee = node.callee
+        if isinstance(callee, A.Name):
+            self.names_used.append(callee.name)
         if isinstance(callee, A.Name) and not self.bound_locally(callee.name):
             name = callee.name
             if name == "is defined" and node.named is None and len(node.args) == 1:
@@ -427,6 +450,7 @@ class _Compiler:
     def _is_defined(self, arg: A.Node) -> Fn:
         if isinstance(arg, A.Name):
             name = arg.name
+            self.names_used.append(name)
             if name == "item":
                 return lambda s: lookup_item(s) not in (MISSING, None)
             return lambda s: lookup(s, name) not in (MISSING, None)
@@ -454,42 +478,20 @@ class _Compiler:
         return lambda s: negate(operand(s), s)
 
     def c_Arith(self, node: A.Arith) -> Fn:
-        op = node.op
-        left = self.compile(node.left)
-        right = self.compile(node.right)
-        if op == "+":
+        first, links = _flatten(node)
+        left = self.compile(first)
+        if len(links) == 1:
+            op, right_node = links[0]
+            return _arith2(op, left, self.compile(right_node))
+        steps = [(_ARITH_STEPS[op], self.compile(n)) for op, n in links]
 
-            def plus(s: Scope) -> Any:
-                a = left(s)
-                b = right(s)
-                t = type(a)
-                if t is type(b):
-                    if t is str:
-                        return a + b
-                    if t is Decimal:
-                        try:
-                            return _ADD(a, b)
-                        except ArithmeticError:
-                            pass
-                return arith("+", a, b, s)
+        def arith_chain(s: Scope) -> Any:
+            a = left(s)
+            for step, right in steps:
+                a = step(a, right(s), s)
+            return a
 
-            return plus
-        fast = {"-": _SUB, "*": _MUL}.get(op)
-        if fast is not None:
-            fast_op = fast
-
-            def numeric(s: Scope) -> Any:
-                a = left(s)
-                b = right(s)
-                if type(a) is Decimal and type(b) is Decimal:
-                    try:
-                        return fast_op(a, b)
-                    except ArithmeticError:
-                        pass
-                return arith(op, a, b, s)
-
-            return numeric
-        return lambda s: arith(op, left(s), right(s), s)
+        return arith_chain
 
     def c_Compare(self, node: A.Compare) -> Fn:
         op = node.op
@@ -531,38 +533,68 @@ class _Compiler:
         return order
 
     def c_And(self, node: A.And) -> Fn:
-        left = self.compile(node.left)
-        right = self.compile(node.right)
+        first, links = _flatten(node)
+        operands = [self.compile(first)] + [self.compile(n) for _, n in links]
+        if len(operands) == 2:
+            left, right = operands
 
-        def and_(s: Scope) -> Any:
-            a = left(s)
-            if a is False:
-                return False
-            b = right(s)
-            if b is False:
-                return False
-            if a is True and b is True:
-                return True
-            return None
+            def and_(s: Scope) -> Any:
+                a = left(s)
+                if a is False:
+                    return False
+                b = right(s)
+                if b is False:
+                    return False
+                if a is True and b is True:
+                    return True
+                return None
 
-        return and_
+            return and_
+
+        def and_chain(s: Scope) -> Any:
+            # false as soon as one is false; true if all are true; else null
+            result: bool | None = True
+            for f in operands:
+                v = f(s)
+                if v is False:
+                    return False
+                if v is not True:
+                    result = None
+            return result
+
+        return and_chain
 
     def c_Or(self, node: A.Or) -> Fn:
-        left = self.compile(node.left)
-        right = self.compile(node.right)
+        first, links = _flatten(node)
+        operands = [self.compile(first)] + [self.compile(n) for _, n in links]
+        if len(operands) == 2:
+            left, right = operands
 
-        def or_(s: Scope) -> Any:
-            a = left(s)
-            if a is True:
-                return True
-            b = right(s)
-            if b is True:
-                return True
-            if a is False and b is False:
-                return False
-            return None
+            def or_(s: Scope) -> Any:
+                a = left(s)
+                if a is True:
+                    return True
+                b = right(s)
+                if b is True:
+                    return True
+                if a is False and b is False:
+                    return False
+                return None
 
-        return or_
+            return or_
+
+        def or_chain(s: Scope) -> Any:
+            # true as soon as one is true; false if all are false; else null
+            result: bool | None = False
+            for f in operands:
+                v = f(s)
+                if v is True:
+                    return True
+                if v is not False:
+                    result = None
+            return result
+
+        return or_chain
 
     def c_Between(self, node: A.Between) -> Fn:
         value = self.compile(node.value)
@@ -657,10 +689,23 @@ class _Compiler:
 
     # ------------------------------------------------------------ control flow
     def c_If(self, node: A.If, raw: bool) -> Fn:
-        cond = self.compile(node.condition)
-        then = self.compile(node.then, raw)
-        otherwise = self.compile(node.otherwise, raw)
-        return lambda s: then(s) if cond(s) is True else otherwise(s)
+        branches: list[tuple[Fn, Fn]] = []
+        current: A.Node = node
+        while isinstance(current, A.If):  # `else if` chains become one loop
+            branches.append((self.compile(current.condition), self.compile(current.then, raw)))
+            current = current.otherwise
+        otherwise = self.compile(current, raw)
+        if len(branches) == 1:
+            ((cond, then),) = branches
+            return lambda s: then(s) if cond(s) is True else otherwise(s)
+
+        def if_chain(s: Scope) -> Any:
+            for cond, then in branches:
+                if cond(s) is True:
+                    return then(s)
+            return otherwise(s)
+
+        return if_chain
 
     def _iteration(
         self, contexts: Sequence[A.IterationContext], body_node: A.Node, raw_body: bool
@@ -668,26 +713,27 @@ class _Compiler:
         compiled: list[tuple[str, Fn, Fn | None]] = []
         names: set[str] = set()
         for ctx in contexts:
-            self.locals.append(frozenset(names))
+            self.push_locals(names)
             try:
                 end = self.compile(ctx.range_end) if ctx.range_end is not None else None
                 compiled.append((ctx.name, self.compile(ctx.domain), end))
             finally:
-                self.locals.pop()
+                self.pop_locals(names)
             names.add(ctx.name)
         names.add("partial")
-        self.locals.append(frozenset(names))
+        self.push_locals(names)
         try:
             body = self.compile(body_node, raw_body)
         finally:
-            self.locals.pop()
+            self.pop_locals(names)
         return compiled, body
 
     def c_For(self, node: A.For) -> Fn:
+        mark = len(self.names_used)
         contexts, body = self._iteration(node.contexts, node.body, raw_body=True)
         last = len(contexts) - 1
-        # `partial` is the results so far; a copy is only needed when the body reads it
-        uses_partial = any(isinstance(n, A.Name) and n.name == "partial" for n in A.walk(node.body))
+        # `partial` is the results so far; a copy is only needed when it is read
+        uses_partial = "partial" in self.names_used[mark:]
 
         def run(s: Scope, k: int, results: list[Any]) -> bool:
             name, domain_fn, end_fn = contexts[k]
@@ -757,24 +803,25 @@ class _Compiler:
 
     def c_FunctionDef(self, node: A.FunctionDef) -> Fn:
         params = node.params
-        self.locals.append(frozenset(params))
+        self.functions += 1
+        self.push_locals(params)
         try:
             body = self.compile(node.body)
         finally:
-            self.locals.pop()
+            self.pop_locals(params)
         declared = [Param(p) for p in params]
         arity = len(params)
 
         def define(s: Scope) -> FeelFunction:
             state = s[2]
 
-            def impl(*args: Any) -> Any:
+            def call(args: Sequence[Any]) -> Any:
                 if len(args) != arity:
                     raise FeelFunctionError(f"expected {arity} arguments but got {len(args)}")
                 count_steps(s, _CALL_STEPS)
                 return body([dict(zip(params, args, strict=True)), s, state, MISSING])
 
-            return FeelFunction("anonymous", declared, impl)
+            return FeelFunction("anonymous", declared, lambda *args: call(args), call)
 
         return define
 
@@ -790,18 +837,15 @@ class _Compiler:
 
     def c_ContextLit(self, node: A.ContextLit) -> Fn:
         keys = {k for k, _ in node.entries}
+        mark = len(self.names_used)
         # every key is in scope: functions may call entries defined after them
-        self.locals.append(frozenset(keys))
+        self.push_locals(keys)
         try:
             entries = [(key, self.compile(value, raw=True)) for key, value in node.entries]
         finally:
-            self.locals.pop()
+            self.pop_locals(keys)
 
-        self_referencing = self.dynamic or any(
-            isinstance(n, A.Name) and n.name in keys
-            for _, value in node.entries
-            for n in A.walk(value)
-        )
+        self_referencing = self.dynamic or not keys.isdisjoint(self.names_used[mark:])
         if not self_referencing:
             # no entry reads an earlier one: no scope frame needed
             if len(entries) == 1:
@@ -844,6 +888,98 @@ class _Compiler:
 
 
 _RAW_AWARE: frozenset[type] = frozenset({A.Name, A.Path, A.If})
+
+
+def _flatten(node: A.Or | A.And | A.Arith) -> tuple[A.Node, list[tuple[str, A.Node]]]:
+    """A flat chain as its first operand and its (operator, operand) links, in order."""
+    links: list[tuple[str, A.Node]] = []
+    current: A.Node = node
+    while True:
+        assert isinstance(current, A.Or | A.And | A.Arith)
+        links.append((current.op if isinstance(current, A.Arith) else "", current.right))
+        nxt = A.chain_link(current)
+        if nxt is None:
+            break
+        current = nxt
+    links.reverse()
+    return current.left, links
+
+
+def _arith2(op: str, left: Fn, right: Fn) -> Fn:
+    """A single binary arithmetic operation, with the common cases inline."""
+    if op == "+":
+
+        def plus(s: Scope) -> Any:
+            a = left(s)
+            b = right(s)
+            t = type(a)
+            if t is type(b):
+                if t is str:
+                    return a + b
+                if t is Decimal:
+                    try:
+                        return _ADD(a, b)
+                    except ArithmeticError:
+                        pass
+            return arith("+", a, b, s)
+
+        return plus
+    fast_op = {"-": _SUB, "*": _MUL}.get(op)
+    if fast_op is not None:
+        decimal_op = fast_op
+
+        def numeric(s: Scope) -> Any:
+            a = left(s)
+            b = right(s)
+            if type(a) is Decimal and type(b) is Decimal:
+                try:
+                    return decimal_op(a, b)
+                except ArithmeticError:
+                    pass
+            return arith(op, a, b, s)
+
+        return numeric
+    return lambda s: arith(op, left(s), right(s), s)
+
+
+def _plus_step(a: Any, b: Any, s: Scope) -> Any:
+    t = type(a)
+    if t is type(b):
+        if t is str:
+            return a + b
+        if t is Decimal:
+            try:
+                return _ADD(a, b)
+            except ArithmeticError:
+                pass
+    return arith("+", a, b, s)
+
+
+def _decimal_step(op: str, decimal_op: Callable[[Decimal, Decimal], Decimal]) -> Step:
+    def step(a: Any, b: Any, s: Scope) -> Any:
+        if type(a) is Decimal and type(b) is Decimal:
+            try:
+                return decimal_op(a, b)
+            except ArithmeticError:
+                pass
+        return arith(op, a, b, s)
+
+    return step
+
+
+def _general_step(op: str) -> Step:
+    return lambda a, b, s: arith(op, a, b, s)
+
+
+Step = Callable[[Any, Any, Scope], Any]
+#: One step of a flat arithmetic chain, same results as :func:`_arith2`.
+_ARITH_STEPS: dict[str, Step] = {
+    "+": _plus_step,
+    "-": _decimal_step("-", _SUB),
+    "*": _decimal_step("*", _MUL),
+    "/": _general_step("/"),
+    "**": _general_step("**"),
+}
 
 
 #: Steps a user-defined function call counts for (a call costs far more than an iteration).

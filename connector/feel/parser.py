@@ -3,6 +3,10 @@
 Precedence, lowest first (as in feel-scala): if/for/some/every/function;
 ``or``; ``and``; comparisons, ``between``, ``in``, ``instance of``; ``+ -``;
 ``* /``; ``**``; unary ``-``; postfix path/filter/invocation; primaries.
+
+Binary operators are read with explicit operand/operator stacks and ``else if``
+chains with a loop, so long flat chains need no recursion; brackets and other
+sub-expressions recurse, bounded by :data:`MAX_NESTING`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from .lexer import EOF, KEYWORDS, NAME, NUM, OP, STR, TEMPORAL, Token, tokenize
 
 #: Longest accepted expression text, in characters.
 MAX_LENGTH = 100_000
-#: Deepest nesting the parser accepts, counted in sub-expressions and brackets
-#: (a parenthesised expression counts twice); bounds the parser's recursion.
-MAX_NESTING = 100
-#: Deepest syntax tree accepted (bounds the evaluator's recursion too).
-MAX_TREE_DEPTH = 160
+#: Deepest nesting the parser accepts: brackets, sub-expressions (``if``/``for``
+#: bodies, arguments, list items...), unary ``-``. Each level costs the parser
+#: a few stack frames, so this bounds its recursion.
+MAX_NESTING = 128
+#: Deepest syntax tree accepted, as the compiler and evaluator recurse over it:
+#: links of a flat chain (``a + b + c``, ``x or y or z``, ``else if``) do not
+#: count, as those are compiled into loops.
+MAX_TREE_DEPTH = 300
 
 #: Multi-word names that contain a keyword (``and``/``or``); other multi-word
 #: names are joined from adjacent words without needing a list.
@@ -29,6 +36,15 @@ KEYWORD_NAMES = frozenset(
     {"date and time", "years and months duration", "days and time duration", "get or else"}
 )
 _COMPARISON_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+_PREC_OR, _PREC_AND, _PREC_CMP, _PREC_ADD, _PREC_MUL, _PREC_POW = 1, 2, 3, 4, 5, 6
+_OP_PRECEDENCE = {
+    **dict.fromkeys(_COMPARISON_OPS, _PREC_CMP),
+    "+": _PREC_ADD,
+    "-": _PREC_ADD,
+    "*": _PREC_MUL,
+    "/": _PREC_MUL,
+    "**": _PREC_POW,
+}
 _WS = re.compile(r"\s+")
 
 
@@ -47,24 +63,37 @@ def parse(text: str) -> A.Node:
 
 
 def _tree_depth(root: A.Node) -> int:
+    """Depth of the recursion compiling ``root`` needs (flat chains count once)."""
     deepest = 0
     stack = [(root, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > deepest:
             deepest = depth
-        if depth > MAX_TREE_DEPTH:
-            break
-        stack.extend((child, depth + 1) for child in A.children(node))
+            if depth > MAX_TREE_DEPTH:
+                break
+        link = A.chain_link(node)
+        for child in A.children(node):
+            stack.append((child, depth if child is link else depth + 1))
     return deepest
 
 
-def _uses_input(node: A.Node) -> bool:
-    return any(isinstance(n, A.InputValue) for n in A.walk(node))
+def _reduce(operands: list[A.Node], tok: Token) -> None:
+    right = operands.pop()
+    left = operands.pop()
+    op = tok.text
+    if op == "or":
+        operands.append(A.Or(tok.start, left, right))
+    elif op == "and":
+        operands.append(A.And(tok.start, left, right))
+    elif op in _COMPARISON_OPS:
+        operands.append(A.Compare(tok.start, op, left, right))
+    else:
+        operands.append(A.Arith(tok.start, op, left, right))
 
 
 class _Parser:
-    __slots__ = ("i", "in_type", "nesting", "no_filter_at", "text", "tokens")
+    __slots__ = ("i", "in_type", "input_values", "nesting", "no_filter_at", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -72,6 +101,8 @@ class _Parser:
         self.i = 0
         self.nesting = 0
         self.in_type = False
+        # `?` read so far: tells whether a unary test uses it without walking it again
+        self.input_values = 0
         # nesting level of a range's end bound, where `[` closes the range (`]1..10[`)
         self.no_filter_at = -1
 
@@ -138,19 +169,27 @@ class _Parser:
                     return self._iteration(word)
                 if word == "function" and self.peek().is_op("("):
                     return self._function_def()
-            return self._disjunction()
+            return self._binary(_PREC_OR)
         finally:
             self.nesting -= 1
 
     # ------------------------------------------------------------ textual forms
     def _if(self) -> A.Node:
-        start = self.advance().start
-        cond = self.expression()
-        self.expect_kw("then")
-        then = self.expression()
-        self.expect_kw("else")
-        otherwise = self.expression()
-        return A.If(start, cond, then, otherwise)
+        # `else if` chains are read in a loop: a long chain is flat, not deep
+        branches: list[tuple[int, A.Node, A.Node]] = []
+        while True:
+            start = self.advance().start
+            cond = self.expression()
+            self.expect_kw("then")
+            branches.append((start, cond, self.expression()))
+            self.expect_kw("else")
+            tok = self.tok
+            if not tok.is_kw("if"):
+                break
+        node = self.expression()
+        for start, cond, then in reversed(branches):
+            node = A.If(start, cond, then, node)
+        return node
 
     def _iteration(self, word: str) -> A.Node:
         start = self.advance().start
@@ -200,75 +239,79 @@ class _Parser:
         return A.FunctionDef(start, tuple(params), self.expression())
 
     # ------------------------------------------------------------ operators
-    def _disjunction(self) -> A.Node:
-        left = self._conjunction()
-        while self.tok.is_kw("or"):
-            pos = self.advance().start
-            left = A.Or(pos, left, self._conjunction())
-        return left
+    def _additive(self) -> A.Node:
+        return self._binary(_PREC_ADD)
 
-    def _conjunction(self) -> A.Node:
-        left = self._comparison()
-        while self.tok.is_kw("and"):
-            pos = self.advance().start
-            left = A.And(pos, left, self._comparison())
-        return left
+    def _binary(self, min_prec: int) -> A.Node:
+        """Binary operators by precedence, with explicit stacks (operator precedence parsing).
 
-    def _comparison(self) -> A.Node:
-        left = self._additive()
+        Long flat chains (``a or b or ...``, ``1 + 2 + ...``) therefore cost no
+        parser recursion; every operator is left-associative, as in feel-scala.
+        """
+        operands = [self._unary()]
+        ops: list[tuple[int, Token]] = []
         while True:
             tok = self.tok
-            if tok.kind == OP and tok.text in _COMPARISON_OPS:
-                self.advance()
-                left = A.Compare(tok.start, tok.text, left, self._additive())
-            elif tok.is_kw("between"):
-                self.advance()
-                low = self._additive()
-                self.expect_kw("and")
-                left = A.Between(tok.start, left, low, self._additive())
-            elif tok.is_kw("in"):
-                self.advance()
-                left = A.In(tok.start, left, self._in_tests())
-            elif tok.is_kw("instance") and self.peek().kind == NAME and self.peek().text == "of":
-                self.advance()
-                self.advance()
-                left = A.TypeTest(tok.start, left, self._type_name())
-            else:
-                return left
+            prec = self._infix_precedence(tok)
+            if prec < min_prec:
+                break
+            while ops and ops[-1][0] >= prec:
+                _reduce(operands, ops.pop()[1])
+            self.advance()
+            if prec == _PREC_CMP and tok.kind == NAME:
+                operands.append(self._comparison_form(tok, operands.pop()))
+                continue
+            ops.append((prec, tok))
+            operands.append(self._unary())
+        while ops:
+            _reduce(operands, ops.pop()[1])
+        return operands[0]
 
-    def _additive(self) -> A.Node:
-        left = self._multiplicative()
-        while self.at_op("+", "-"):
-            tok = self.advance()
-            left = A.Arith(tok.start, tok.text, left, self._multiplicative())
-        return left
+    def _infix_precedence(self, tok: Token) -> int:
+        """The precedence of ``tok`` as a binary operator, or 0 if it is none."""
+        if tok.kind == OP:
+            return _OP_PRECEDENCE.get(tok.text, 0)
+        if tok.kind != NAME or tok.quoted:
+            return 0
+        word = tok.text
+        if word == "or":
+            return _PREC_OR
+        if word == "and":
+            return _PREC_AND
+        if word == "between" or word == "in":
+            return _PREC_CMP
+        if word == "instance" and self.peek().kind == NAME and self.peek().text == "of":
+            return _PREC_CMP
+        return 0
 
-    def _multiplicative(self) -> A.Node:
-        left = self._power()
-        while self.at_op("*", "/"):
-            tok = self.advance()
-            left = A.Arith(tok.start, tok.text, left, self._power())
-        return left
-
-    def _power(self) -> A.Node:
-        left = self._unary()
-        while self.at_op("**"):
-            tok = self.advance()
-            left = A.Arith(tok.start, "**", left, self._unary())
-        return left
+    def _comparison_form(self, tok: Token, left: A.Node) -> A.Node:
+        """``left between a and b``, ``left in tests``, ``left instance of type``."""
+        if tok.text == "between":
+            low = self._additive()
+            self.expect_kw("and")
+            return A.Between(tok.start, left, low, self._additive())
+        if tok.text == "in":
+            return A.In(tok.start, left, self._in_tests())
+        self.advance()  # `of`
+        return A.TypeTest(tok.start, left, self._type_name())
 
     def _unary(self) -> A.Node:
-        if self.at_op("-"):
-            tok = self.advance()
-            self._enter()
-            try:
-                operand = self._unary()
-            finally:
-                self.nesting -= 1
+        if not self.at_op("-"):
+            return self._postfix()
+        signs: list[Token] = []
+        try:
+            while self.at_op("-"):
+                signs.append(self.advance())
+                self._enter()
+            operand = self._postfix()
+        finally:
+            self.nesting -= len(signs)
+        for tok in reversed(signs):
             if isinstance(operand, A.Const) and isinstance(operand.value, Decimal):
-                return A.Const(tok.start, -operand.value)
-            return A.Negate(tok.start, operand)
-        return self._postfix()
+                operand = A.Const(tok.start, -operand.value)
+            else:
+                operand = A.Negate(tok.start, operand)
+        return operand
 
     def _postfix(self) -> A.Node:
         node = self._primary()
@@ -281,11 +324,7 @@ class _Parser:
                 node = A.Path(tok.start, node, self._name_words())
             elif tok.is_op("[") and self.nesting != self.no_filter_at:
                 self.advance()
-                self._enter()
-                try:
-                    cond = self.expression()
-                finally:
-                    self.nesting -= 1
+                cond = self.expression()
                 self.expect_op("]")
                 node = A.Filter(tok.start, node, cond)
             elif tok.is_op("("):
@@ -295,27 +334,23 @@ class _Parser:
 
     def _call(self, callee: A.Node) -> A.Node:
         start = self.expect_op("(").start
-        self._enter()
-        try:
-            args: list[A.Node] = []
-            named: list[tuple[str, A.Node]] = []
-            if not self.at_op(")"):
-                while True:
-                    name = self._named_argument_name()
-                    if name is not None:
-                        if args:
-                            raise self.error("only positional or only named arguments")
-                        named.append((name, self.expression()))
-                    else:
-                        if named:
-                            raise self.error("only positional or only named arguments")
-                        args.append(self.expression())
-                    if not self.at_op(","):
-                        break
-                    self.advance()
-            self.expect_op(")")
-        finally:
-            self.nesting -= 1
+        args: list[A.Node] = []
+        named: list[tuple[str, A.Node]] = []
+        if not self.at_op(")"):
+            while True:
+                name = self._named_argument_name()
+                if name is not None:
+                    if args:
+                        raise self.error("only positional or only named arguments")
+                    named.append((name, self.expression()))
+                else:
+                    if named:
+                        raise self.error("only positional or only named arguments")
+                    args.append(self.expression())
+                if not self.at_op(","):
+                    break
+                self.advance()
+        self.expect_op(")")
         if named:
             return A.Call(start, callee, (), tuple(named))
         return A.Call(start, callee, tuple(args), None)
@@ -337,22 +372,18 @@ class _Parser:
         if not self.at_op("("):
             return (self._unary_test(single=True),)
         open_tok = self.advance()
-        self._enter()
-        try:
-            first = self._unary_test(single=False)
-            if self.at_op("..") and isinstance(first, A.UnaryExpr):
-                self.advance()
-                end = self._range_end()
-                close = self._range_close()
-                rng = A.RangeLit(open_tok.start, first.expr, False, end, close)
-                return (A.UnaryExpr(open_tok.start, rng, False),)
-            tests = [first]
-            while self.at_op(","):
-                self.advance()
-                tests.append(self._unary_test(single=False))
-            self.expect_op(")")
-        finally:
-            self.nesting -= 1
+        first = self._unary_test(single=False)
+        if self.at_op("..") and isinstance(first, A.UnaryExpr):
+            self.advance()
+            end = self._range_end()
+            close = self._range_close()
+            rng = A.RangeLit(open_tok.start, first.expr, False, end, close)
+            return (A.UnaryExpr(open_tok.start, rng, False),)
+        tests = [first]
+        while self.at_op(","):
+            self.advance()
+            tests.append(self._unary_test(single=False))
+        self.expect_op(")")
         if len(tests) == 1 and isinstance(first, A.UnaryExpr):
             # a parenthesised expression, e.g. `x in (list)`; keep it one test
             return (first,)
@@ -366,14 +397,19 @@ class _Parser:
         if tok.kind == NAME and tok.text == "not" and self.peek().is_op("("):
             self.advance()
             self.advance()
-            tests = [self._unary_test(single=False)]
-            while self.at_op(","):
-                self.advance()
-                tests.append(self._unary_test(single=False))
+            self._enter()
+            try:
+                tests = [self._unary_test(single=False)]
+                while self.at_op(","):
+                    self.advance()
+                    tests.append(self._unary_test(single=False))
+            finally:
+                self.nesting -= 1
             self.expect_op(")")
             return A.UnaryNot(tok.start, tuple(tests))
+        before = self.input_values
         expr = self._additive() if single else self.expression()
-        return A.UnaryExpr(tok.start, expr, _uses_input(expr))
+        return A.UnaryExpr(tok.start, expr, self.input_values != before)
 
     # ------------------------------------------------------------ primaries
     def _primary(self) -> A.Node:
@@ -402,7 +438,11 @@ class _Parser:
             if tok.text in ("<", "<=", ">", ">="):
                 # unary comparison used as a value: a range (feel-scala extension)
                 self.advance()
-                bound = self._additive()
+                self._enter()
+                try:
+                    bound = self._additive()
+                finally:
+                    self.nesting -= 1
                 if tok.text.startswith("<"):
                     return A.RangeLit(tok.start, None, False, bound, tok.text == "<=")
                 return A.RangeLit(tok.start, bound, tok.text == ">=", None, False)
@@ -429,6 +469,7 @@ class _Parser:
                 self.advance()
                 return A.Const(tok.start, None)
             if word == "?":
+                self.input_values += 1
                 self.advance()
                 return A.InputValue(tok.start)
             if word in ("and", "or") and self.peek().is_op("("):
@@ -478,78 +519,65 @@ class _Parser:
 
     def _type_name(self) -> str:
         start_tok = self.tok
-        if start_tok.kind != NAME:
-            raise self.error("a type name")
-        self.in_type = True
-        try:
-            self._name_words()
-        finally:
-            self.in_type = False
-        end = self.tokens[self.i - 1].end
-        if self.at_op("<"):
-            depth = 0
-            while True:
-                tok = self.advance()
-                if tok.kind == EOF:
-                    raise self.error("'>' closing the type parameters")
-                if tok.is_op("<"):
-                    depth += 1
-                elif tok.is_op(">"):
-                    depth -= 1
-                    if depth == 0:
-                        end = tok.end
-                        break
-        if self.at_op("->"):
+        while True:  # `function<a> -> b -> c`: a loop, however long the chain
+            if self.tok.kind != NAME:
+                raise self.error("a type name")
+            self.in_type = True
+            try:
+                self._name_words()
+            finally:
+                self.in_type = False
+            if self.at_op("<"):
+                depth = 0
+                while True:
+                    tok = self.advance()
+                    if tok.kind == EOF:
+                        raise self.error("'>' closing the type parameters")
+                    if tok.is_op("<"):
+                        depth += 1
+                    elif tok.is_op(">"):
+                        depth -= 1
+                        if depth == 0:
+                            break
+            if not self.at_op("->"):
+                break
             self.advance()
-            self._type_name()
-            end = self.tokens[self.i - 1].end
+        end = self.tokens[self.i - 1].end
         return _WS.sub(" ", self.text[start_tok.start : end]).strip()
 
     def _paren(self) -> A.Node:
         open_tok = self.advance()
-        self._enter()
-        try:
-            node = self.expression()
-            if self.at_op(".."):
-                self.advance()
-                end = self._range_end()
-                return A.RangeLit(open_tok.start, node, False, end, self._range_close())
-            self.expect_op(")")
-            return node
-        finally:
-            self.nesting -= 1
+        node = self.expression()
+        if self.at_op(".."):
+            self.advance()
+            end = self._range_end()
+            return A.RangeLit(open_tok.start, node, False, end, self._range_close())
+        self.expect_op(")")
+        return node
 
     def _bracket(self) -> A.Node:
         open_tok = self.advance()
-        self._enter()
-        try:
-            if self.at_op("]"):
-                self.advance()
-                return A.ListLit(open_tok.start, ())
-            first = self.expression()
-            if self.at_op(".."):
-                self.advance()
-                end = self._range_end()
-                return A.RangeLit(open_tok.start, first, True, end, self._range_close())
-            items = [first]
-            while self.at_op(","):
-                self.advance()
-                items.append(self.expression())
-            self.expect_op("]")
-            return A.ListLit(open_tok.start, tuple(items))
-        finally:
-            self.nesting -= 1
+        if self.at_op("]"):
+            self.advance()
+            return A.ListLit(open_tok.start, ())
+        first = self.expression()
+        if self.at_op(".."):
+            self.advance()
+            end = self._range_end()
+            return A.RangeLit(open_tok.start, first, True, end, self._range_close())
+        items = [first]
+        while self.at_op(","):
+            self.advance()
+            items.append(self.expression())
+        self.expect_op("]")
+        return A.ListLit(open_tok.start, tuple(items))
 
     def _open_range(self) -> A.Node:
         open_tok = self.advance()
-        self._enter()
-        try:
-            start = self.expression()
-            self.expect_op("..")
-            end = self._range_end()
-            return A.RangeLit(open_tok.start, start, False, end, self._range_close())
-        finally:
-            self.nesting -= 1
+        start = self.expression()
+        self.expect_op("..")
+        end = self._range_end()
+        return A.RangeLit(open_tok.start, start, False, end, self._range_close())
 
     def _range_end(self) -> A.Node:
         saved = self.no_filter_at
@@ -571,28 +599,24 @@ class _Parser:
 
     def _context(self) -> A.Node:
         open_tok = self.advance()
-        self._enter()
-        try:
-            entries: list[tuple[str, A.Node]] = []
-            seen: set[str] = set()
-            if self.at_op("}"):
-                self.advance()
-                return A.ContextLit(open_tok.start, ())
-            while True:
-                key_tok = self.tok
-                key = self._context_key()
-                if key in seen:
-                    raise FeelSyntaxError(self.text, key_tok.start, f"a unique key, not '{key}'")
-                seen.add(key)
-                self.expect_op(":")
-                entries.append((key, self.expression()))
-                if not self.at_op(","):
-                    break
-                self.advance()
-            self.expect_op("}")
-            return A.ContextLit(open_tok.start, tuple(entries))
-        finally:
-            self.nesting -= 1
+        entries: list[tuple[str, A.Node]] = []
+        seen: set[str] = set()
+        if self.at_op("}"):
+            self.advance()
+            return A.ContextLit(open_tok.start, ())
+        while True:
+            key_tok = self.tok
+            key = self._context_key()
+            if key in seen:
+                raise FeelSyntaxError(self.text, key_tok.start, f"a unique key, not '{key}'")
+            seen.add(key)
+            self.expect_op(":")
+            entries.append((key, self.expression()))
+            if not self.at_op(","):
+                break
+            self.advance()
+        self.expect_op("}")
+        return A.ContextLit(open_tok.start, tuple(entries))
 
     def _context_key(self) -> str:
         tok = self.tok

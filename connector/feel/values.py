@@ -100,14 +100,26 @@ class FeelFunction:
     It raises :class:`FeelFunctionError` for an invalid invocation.
     """
 
-    __slots__ = ("impl", "name", "params")
+    __slots__ = ("direct", "impl", "name", "params")
 
-    def __init__(self, name: str, params: Sequence[Param], impl: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        params: Sequence[Param],
+        impl: Callable[..., Any],
+        direct: Callable[[Sequence[Any]], Any] | None = None,
+    ) -> None:
         self.name = name
         self.params = tuple(params)
         self.impl = impl
+        # ``impl`` taking the argument list as it is: a plain Python call, which
+        # (unlike ``impl(*args)``) uses no C stack, so deep recursion of FEEL
+        # functions ends in a RecursionError even on a thread with a small stack
+        self.direct = direct
 
     def call(self, args: Sequence[Any]) -> Any:
+        if self.direct is not None:
+            return self.direct(args)
         return self.impl(*args)
 
     def __repr__(self) -> str:

@@ -44,7 +44,7 @@ def ended_at(engine, pi: int) -> list[str]:  # type: ignore[no-untyped-def]
     ]
 
 
-@pytest.mark.parametrize(("amount", "end"), [(500, "a"), (50, "b"), (5, "c"), (None, "c")])
+@pytest.mark.parametrize(("amount", "end"), [(500, "a"), (50, "b"), (5, "c")])
 def test_exclusive_gateway_takes_first_true_condition_else_default(
     amount: object, end: str
 ) -> None:
@@ -53,6 +53,38 @@ def test_exclusive_gateway_takes_first_true_condition_else_default(
     pi = engine.create_process_instance("p", variables={"amount": amount}).process_instance_key
     assert state_of(engine, pi) == "COMPLETED"
     assert ended_at(engine, pi) == [end]
+
+
+@pytest.mark.parametrize(("amount", "kind"), [(None, "NULL"), ("99", "NULL")])
+def test_gateway_condition_that_is_not_boolean_is_an_incident_despite_default(
+    amount: object, kind: str
+) -> None:
+    engine, _ = new_engine()
+    engine.deploy([("g.bpmn", GATEWAY)])
+    pi = engine.create_process_instance("p", variables={"amount": amount}).process_instance_key
+    (incident,) = engine.incidents(process_instance_key=pi)
+    assert (incident.error_type, incident.element_id) == ("EXTRACT_VALUE_ERROR", "gw")
+    assert incident.error_message == (
+        f"Expected result of the expression 'amount > 100' to be 'BOOLEAN', but was '{kind}'."
+    )
+    engine.set_variables(pi, {"amount": 500})
+    engine.resolve_incident(incident.key)
+    assert ended_at(engine, pi) == ["a"]
+
+
+def test_condition_on_default_flow_is_accepted_and_ignored() -> None:
+    engine, _ = new_engine()
+    xml = definitions(
+        START
+        + '<bpmn:exclusiveGateway id="gw" default="dflt"/>'
+        + '<bpmn:endEvent id="a"/><bpmn:endEvent id="b"/>'
+        + chain("start", "gw")
+        + flow("to_a", "gw", "a", "=x = 1")
+        + flow("dflt", "gw", "b", "=x = 1")
+    )
+    engine.deploy([("d.bpmn", xml)])
+    pi = engine.create_process_instance("p", variables={"x": 2}).process_instance_key
+    assert ended_at(engine, pi) == ["b"]
 
 
 def test_exclusive_gateway_without_match_or_default_raises_incident() -> None:

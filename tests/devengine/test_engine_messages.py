@@ -267,12 +267,17 @@ def test_message_start_with_key_waits_for_active_instance_to_end() -> None:
     assert root_variables(engine, instances[1].key)["n"] == "2"
 
 
-def test_buffered_message_starts_process_deployed_later() -> None:
+def test_message_published_before_deployment_never_starts_the_process() -> None:
     engine, _ = new_engine()
-    engine.publish_message("begin", "", time_to_live_ms=60_000, variables={"n": 7})
+    engine.publish_message("begin", "k", time_to_live_ms=60_000, variables={"n": 7})
     engine.deploy([("s.bpmn", START_BY_MESSAGE)])
+    assert engine.process_instances(bpmn_process_id="starter") == []
+    # nor later, when an instance with the same correlation key ends
+    engine.publish_message("begin", "k", time_to_live_ms=60_000, variables={"n": 8})
+    (job,) = engine.activate_jobs("work", "w", 1000, 1)
+    engine.complete_job(job.key)
     (instance,) = engine.process_instances(bpmn_process_id="starter")
-    assert root_variables(engine, instance.key)["n"] == "7"
+    assert root_variables(engine, instance.key)["n"] == "8"
 
 
 def test_publish_latency_does_not_grow_with_waiting_instances() -> None:

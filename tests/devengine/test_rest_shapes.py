@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from connector.devengine.rest import format_date
 from connector.devengine.server import DevEngine
 
 from .conftest import (
@@ -323,3 +324,18 @@ def test_problem_shape(dev: DevEngine) -> None:
     assert response.headers["Content-Type"] == "application/problem+json"
     assert_shape(response.json(), PROBLEM)
     assert response.json()["instance"] == "/v2/nowhere"
+
+
+@pytest.mark.parametrize(
+    ("epoch_ms", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
+        (1_700_000_000_999, "2023-11-14T22:13:20.999Z"),
+        (1_700_000_001_000, "2023-11-14T22:13:21.000Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+        (None, None),
+    ],
+)
+def test_dates_are_rfc3339_utc_with_milliseconds(epoch_ms: int | None, text: str | None) -> None:
+    assert format_date(epoch_ms) == text

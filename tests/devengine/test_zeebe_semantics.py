@@ -150,18 +150,18 @@ class Wire:
         self.rest = dev.rest_url
         self._tmp = tmp_path
         self._loop = asyncio.new_event_loop()
-        self.channel: grpc.aio.Channel = self._run(self._open())
+        self.channel: grpc.aio.Channel = self.run(self._open())
         self.client = ZeebeClient(self.channel)
         self.stub = GatewayStub(self.channel)
 
     async def _open(self) -> grpc.aio.Channel:
         return create_insecure_channel(grpc_address=self.dev.grpc_address)
 
-    def _run(self, coroutine: Any) -> Any:
+    def run(self, coroutine: Any) -> Any:
         return self._loop.run_until_complete(asyncio.wait_for(coroutine, timeout=20))
 
     def close(self) -> None:
-        self._run(self.channel.close())
+        self.run(self.channel.close())
         self._loop.close()
 
     # -------------------------------------------------------------- gRPC
@@ -169,11 +169,11 @@ class Wire:
     def deploy(self, name: str, xml: str) -> Any:
         path = self._tmp / f"{name}.bpmn"
         path.write_text(xml, encoding="utf-8")
-        [deployment] = self._run(self.client.deploy_resource(str(path))).deployments
+        [deployment] = self.run(self.client.deploy_resource(str(path))).deployments
         return deployment
 
     def start(self, process_id: str, variables: dict[str, Any] | None = None) -> int:
-        created = self._run(self.client.run_process(process_id, variables or {}))
+        created = self.run(self.client.run_process(process_id, variables or {}))
         return int(created.process_instance_key)
 
     def publish(
@@ -184,7 +184,7 @@ class Wire:
         variables: dict[str, Any] | None = None,
         message_id: str | None = None,
     ) -> int:
-        response = self._run(
+        response = self.run(
             self.client.publish_message(
                 name,
                 key,
@@ -210,7 +210,7 @@ class Wire:
                 job async for response in self.stub.ActivateJobs(request) for job in response.jobs
             ]
 
-        jobs: list[Any] = self._run(go())
+        jobs: list[Any] = self.run(go())
         return jobs
 
     def call(self, rpc: str, request: Any) -> grpc.StatusCode:
@@ -227,7 +227,7 @@ class Wire:
                 return error.code(), error.details() or ""
             return grpc.StatusCode.OK, ""
 
-        result: tuple[grpc.StatusCode, str] = self._run(go())
+        result: tuple[grpc.StatusCode, str] = self.run(go())
         return result
 
     def complete(self, job_key: int, variables: dict[str, Any] | None = None) -> grpc.StatusCode:
@@ -429,7 +429,9 @@ def test_message_id_is_unique_only_while_the_message_is_buffered(
     # uniqueness is per name + correlation key + id
     wire.publish(name, "other-key", ttl_ms=5_000, message_id="id-1")
     wire.publish(unique("other-name"), "k", ttl_ms=5_000, message_id="id-1")
-    clock.advance(5_001)
+    # Zeebe drops expired messages with a periodic checker (default every minute), so only
+    # claim the id is free again once that has surely run.
+    clock.advance(5_000 + 60_000 + 1)
     wire.publish(name, "k", ttl_ms=5_000, message_id="id-1")
 
 
@@ -465,14 +467,17 @@ def test_rejected_duplicate_is_not_correlated(wire: Wire) -> None:
     wire.deploy("q", catch_process("dup-q", name))
     wire.publish(name, "o-8", ttl_ms=60_000, message_id="m", variables={"v": "first"})
     pi = wire.start("dup-p", {"orderId": "o-8"})
-    assert wire.scope_variables(pi)["v"] == "first"
     other = wire.start("dup-q", {"orderId": "o-8"})
+    assert wire.scope_variables(pi)["v"] == "first"
+    assert wire.scope_variables(other)["v"] == "first"
+    # the buffered message is used up for dup-q, so this one waits for a new message
+    late = wire.start("dup-q", {"orderId": "o-8"})
+    assert waiting_at(wire, late, "wait")
     with pytest.raises(MessageAlreadyExistsError):
         wire.publish(name, "o-8", ttl_ms=0, message_id="m", variables={"v": "second"})
-    # dup-q already took the buffered one on opening; open one more dup-q waiting instance
-    late = wire.start("dup-q", {"orderId": "o-8"})
-    assert wire.scope_variables(other)["v"] == "first"
     assert waiting_at(wire, late, "wait"), "the rejected duplicate must not reach anyone"
+    wire.publish(name, "o-8", ttl_ms=0, message_id="another", variables={"v": "third"})
+    assert wire.scope_variables(late)["v"] == "third"
 
 
 def test_correlation_key_is_evaluated_once_on_entering_the_catch_event(wire: Wire) -> None:
@@ -504,9 +509,12 @@ def test_numeric_correlation_key_is_used_as_its_text(wire: Wire) -> None:
     assert wire.instance_state(pi) == "COMPLETED"
 
 
-@pytest.mark.parametrize("value", [True, None, {"id": 1}, [1]])
+@pytest.mark.parametrize(
+    ("value", "feel_type"),
+    [(True, "BOOLEAN"), (None, "NULL"), ({"id": 1}, "OBJECT"), ([1], "ARRAY")],
+)
 def test_correlation_key_of_other_type_is_an_incident_and_opens_nothing(
-    wire: Wire, value: Any
+    wire: Wire, value: Any, feel_type: str
 ) -> None:
     # message-events.md "Messages" (must result in a string or a number) and
     # concepts/incidents.md: a failing expression raises an incident on the element
@@ -518,6 +526,12 @@ def test_correlation_key_of_other_type_is_an_incident_and_opens_nothing(
     assert incident["errorType"] == "EXTRACT_VALUE_ERROR"
     assert incident["elementId"] == "wait"
     assert incident["state"] == "ACTIVE"
+    # Zeebe 8.x wording (ExpressionProcessor.evaluateMessageCorrelationKeyExpression); it may
+    # append the FEEL evaluation warnings after this sentence.
+    assert incident["errorMessage"].startswith(
+        "Failed to extract the correlation key for 'orderId': The value must be either a "
+        f"string or a number, but was '{feel_type}'."
+    ), incident["errorMessage"]
     [element] = wire.elements(pi, "wait", "ACTIVE")
     assert element["hasIncident"] is True
     assert wire.subscriptions(processInstanceKey=str(pi), messageSubscriptionState="CREATED") == []
@@ -1010,24 +1024,24 @@ def test_exclusive_gateway_without_fulfilled_condition_or_default_raises_inciden
     body = (
         START
         + '<bpmn:exclusiveGateway id="gw"/>\n'
-        + '<bpmn:endEvent id="yes"/><bpmn:endEvent id="no"/>\n'
+        + '<bpmn:endEvent id="big"/><bpmn:endEvent id="negative"/>\n'
         + seq("start", "gw")
-        + seq("gw", "yes", "=approved = true")
-        + seq("gw", "no", "=approved = false")
+        + seq("gw", "big", "=amount > 100")
+        + seq("gw", "negative", "=amount < 0")
     )
     wire.deploy("p", bpmn("xor-inc-p", body))
-    pi = wire.start("xor-inc-p", {"approved": "maybe"})
+    pi = wire.start("xor-inc-p", {"amount": 5})
     [incident] = wire.incidents(pi)
     assert incident["errorType"] == "CONDITION_ERROR"
     assert incident["elementId"] == "gw"
     assert wire.instance_state(pi) == "ACTIVE"
 
-    wire.set_variables(pi, {"approved": False}, local=False)
+    wire.set_variables(pi, {"amount": -1}, local=False)
     assert wire.call(
         "ResolveIncident", pb.ResolveIncidentRequest(incidentKey=int(incident["incidentKey"]))
     ) == (grpc.StatusCode.OK)
     assert wire.instance_state(pi) == "COMPLETED"
-    assert passed(wire, pi, "no") == 1
+    assert passed(wire, pi, "negative") == 1
 
 
 @pytest.mark.parametrize("variables", [{"amount": "99"}, {}], ids=["string", "missing"])
@@ -1052,6 +1066,20 @@ def test_condition_not_evaluating_to_a_boolean_is_an_incident_even_with_default_
     resolve = pb.ResolveIncidentRequest(incidentKey=int(incident["incidentKey"]))
     assert wire.call("ResolveIncident", resolve) == grpc.StatusCode.OK
     assert passed(wire, pi, "medium") == 1
+
+
+def test_resolving_without_fixing_the_cause_creates_a_new_incident(wire: Wire) -> None:
+    # concepts/incidents.md "Resolving": marking the incident resolved retries the execution;
+    # "If the problem still exists, a new incident is created."
+    wire.deploy("p", gateway_process("xor-again-p"))
+    pi = wire.start("xor-again-p", {"amount": "not a number"})
+    [first] = wire.incidents(pi)
+    resolve = pb.ResolveIncidentRequest(incidentKey=int(first["incidentKey"]))
+    assert wire.call("ResolveIncident", resolve) == grpc.StatusCode.OK
+    incidents = {i["incidentKey"]: i["state"] for i in wire.incidents(pi)}
+    assert incidents.pop(first["incidentKey"]) == "RESOLVED"
+    assert list(incidents.values()) == ["ACTIVE"], "a new incident for the same problem"
+    assert wire.call("ResolveIncident", resolve) == grpc.StatusCode.NOT_FOUND
 
 
 def test_condition_on_the_default_flow_is_not_evaluated(wire: Wire) -> None:
@@ -1190,10 +1218,14 @@ def test_job_without_retries_raises_incident_until_retries_updated_and_resolved(
     # a failed job is not ACTIVATABLE/ACTIVATED: completing it is rejected (INVALID_STATE)
     assert wire.complete(job.key) == grpc.StatusCode.FAILED_PRECONDITION
 
+    resolve = pb.ResolveIncidentRequest(incidentKey=int(incident["incidentKey"]))
+    # Zeebe rejects it (INVALID_STATE) while the job has no retries left
+    code, details = wire.call_detailed("ResolveIncident", resolve)
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no retries left" in details
     retries = pb.UpdateJobRetriesRequest(jobKey=job.key, retries=2)
     assert wire.call("UpdateJobRetries", retries) == grpc.StatusCode.OK
     assert wire.activate(job_type) == [], "retries alone do not resolve the incident"
-    resolve = pb.ResolveIncidentRequest(incidentKey=int(incident["incidentKey"]))
     assert wire.call("ResolveIncident", resolve) == grpc.StatusCode.OK
     [again] = wire.activate(job_type)
     assert again.retries == 2
@@ -1219,6 +1251,34 @@ def test_activated_job_times_out_and_becomes_activatable_again(
     clock.advance(5_001)
     [again] = eventually(lambda: wire.activate(job_type), "the activation to time out")
     assert (again.key, again.retries) == (job.key, job.retries)
+    # "only one worker successfully completes the job. The other `complete job` command is
+    # rejected with a NOT FOUND error."
+    assert wire.complete(again.key) == grpc.StatusCode.OK
+    assert wire.complete(job.key) == grpc.StatusCode.NOT_FOUND
+
+
+def test_uncaught_bpmn_error_from_a_job_raises_an_incident(wire: Wire) -> None:
+    # components/modeler/bpmn/error-events/error-events.md "Unhandled errors": a thrown error
+    # that no error catch event catches raises an incident (UNHANDLED_ERROR_EVENT) on the task.
+    job_type = unique("thrower")
+    wire.deploy("p", single_task_process("throw-p", job_type))
+    pi = wire.start("throw-p")
+    [job] = wire.activate(job_type)
+    request = pb.ThrowErrorRequest(jobKey=job.key, errorCode="NOT_FOUND", errorMessage="gone")
+    assert wire.call("ThrowError", request) == grpc.StatusCode.OK
+    [incident] = wire.incidents(pi)
+    assert (incident["errorType"], incident["elementId"]) == ("UNHANDLED_ERROR_EVENT", "work")
+    assert wire.instance_state(pi) == "ACTIVE"
+    assert wire.activate(job_type) == [], "throwing the error disables the job"
+    assert wire.complete(job.key) == grpc.StatusCode.FAILED_PRECONDITION
+    # "When you resolve the incident attached to a task, it ignores the error, re-enables the
+    # job, and allows it to be activated and completed by a job worker once again."
+    resolve = pb.ResolveIncidentRequest(incidentKey=int(incident["incidentKey"]))
+    assert wire.call("ResolveIncident", resolve) == grpc.StatusCode.OK
+    [again] = wire.activate(job_type)
+    assert again.key == job.key
+    assert wire.complete(again.key) == grpc.StatusCode.OK
+    assert wire.instance_state(pi) == "COMPLETED"
 
 
 # ============================================================================ create with result
@@ -1256,7 +1316,7 @@ def test_create_process_instance_with_result_returns_root_variables(wire: Wire) 
             await worker.stop()
             await working
 
-    full, some = wire._run(scenario())
+    full, some = wire.run(scenario())
     assert full.variables == {"x": 21, "result": 42}
     assert some.variables == {"result": 2}
 
@@ -1269,7 +1329,7 @@ def test_create_with_result_times_out_but_the_instance_keeps_running(wire: Wire)
     job_type = unique("never")
     wire.deploy("p", single_task_process("slow-result-p", job_type))
     with pytest.raises(ProcessTimeoutError):
-        wire._run(wire.client.run_process_with_result("slow-result-p", {}, timeout=300))
+        wire.run(wire.client.run_process_with_result("slow-result-p", {}, timeout=300))
     [instance] = wire.instances_of("slow-result-p")
     assert instance["state"] == "ACTIVE"
     [job] = wire.activate(job_type)
@@ -1343,6 +1403,58 @@ def test_rest_search_pages_and_items_have_the_v2_shape(wire: Wire) -> None:
     assert element["type"] == "INTERMEDIATE_CATCH_EVENT"
     assert element["state"] == "ACTIVE"
     assert element["elementInstanceKey"] == sub["elementInstanceKey"]
+
+    # Field names of the 8.8 result schemas (all keys are strings of digits).
+    assert set(sub) >= {
+        "messageSubscriptionKey",
+        "processDefinitionId",
+        "processDefinitionKey",
+        "processInstanceKey",
+        "elementId",
+        "elementInstanceKey",
+        "messageSubscriptionState",
+        "lastUpdatedDate",
+        "messageName",
+        "correlationKey",
+        "tenantId",
+    }
+    assert set(element) >= {
+        "processDefinitionId",
+        "startDate",
+        "elementId",
+        "elementName",
+        "type",
+        "state",
+        "hasIncident",
+        "tenantId",
+        "elementInstanceKey",
+        "processInstanceKey",
+        "processDefinitionKey",
+    }
+    [variable, *_] = wire.search("variables", {"processInstanceKey": str(pi)})
+    assert set(variable) >= {
+        "name",
+        "value",
+        "isTruncated",
+        "tenantId",
+        "variableKey",
+        "scopeKey",
+        "processInstanceKey",
+    }
+    [definition] = wire.search("process-definitions", {"processDefinitionId": "shape-p"})
+    assert set(definition) >= {
+        "name",
+        "resourceName",
+        "version",
+        "processDefinitionId",
+        "tenantId",
+        "processDefinitionKey",
+        "hasStartForm",
+    }
+    for item in (sub, element, variable, definition):
+        for field, value in item.items():
+            if field.endswith("Key") and field != "correlationKey" and value is not None:
+                assert isinstance(value, str) and value.isdigit(), (field, value)
 
 
 # ============================================================================ more messages
@@ -1576,3 +1688,42 @@ def test_gateway_rejections_use_zeebe_codes_and_wording(wire: Wire) -> None:
     code, details = wire.call_detailed("CompleteJob", missing)
     assert code == grpc.StatusCode.NOT_FOUND
     assert details.startswith("Command 'COMPLETE' rejected with code 'NOT_FOUND': ")
+
+
+def test_rest_publication_of_a_duplicate_buffered_message_id_is_a_conflict(wire: Wire) -> None:
+    # REST v2 error mapping (Orchestration Cluster API conventions): an ALREADY_EXISTS
+    # rejection answers 409 with an application/problem+json body keeping the rejection text.
+    body = {"name": unique("dup"), "correlationKey": "k", "timeToLive": 60_000, "messageId": "x"}
+    first = requests.post(f"{wire.rest}/v2/messages/publication", json=body, timeout=10)
+    assert first.status_code == 200, first.text
+    second = requests.post(f"{wire.rest}/v2/messages/publication", json=body, timeout=10)
+    assert second.status_code == 409, second.text
+    assert second.headers["Content-Type"].startswith("application/problem+json")
+    problem = second.json()
+    assert problem["status"] == 409
+    assert "already published" in problem["detail"]
+
+
+def test_buffered_message_triggers_interrupting_boundary_when_activity_is_entered(
+    wire: Wire,
+) -> None:
+    # messages.md "Message buffering" + message-events.md "Message boundary events": the
+    # boundary subscription opened on entering the activity polls the buffer; a buffered
+    # match interrupts the activity at once, so its job is never worked on.
+    name, job_type = unique("cancel"), unique("work")
+    body = (
+        START
+        + task("work", job_type)
+        + message_boundary("cancelled", "work", "m", interrupting=True)
+        + '<bpmn:endEvent id="aborted"/>\n'
+        + END
+        + seq("start", "work")
+        + seq("work", "end")
+        + seq("cancelled", "aborted")
+    )
+    wire.deploy("p", bpmn("early-int-p", body, msg("m", name)))
+    wire.publish(name, "o-40", ttl_ms=60_000)
+    pi = wire.start("early-int-p", {"orderId": "o-40"})
+    assert wire.instance_state(pi) == "COMPLETED"
+    assert passed(wire, pi, "aborted") == 1
+    assert wire.activate(job_type) == []

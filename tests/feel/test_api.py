@@ -298,3 +298,120 @@ class TestRobustness:
                 continue
             _, warnings = expr.evaluate_with_warnings(context)
             assert not [w for w in warnings if w.startswith("internal error")], text
+
+
+class TestFreeNames:
+    """``Expression.free_names``: the input variables an expression may read."""
+
+    @pytest.mark.parametrize(
+        ("text", "names"),
+        [
+            ('body.status = "OK"', {"body"}),
+            ("a.b.c", {"a"}),
+            ('"https://api.example.com/orders/" + string(orderId)', {"orderId"}),
+            ("list contains(items, x)", {"items", "x"}),
+            ('list contains((body.labels).name, "needs review")', {"body"}),
+            ("for i in xs return i + y", {"xs", "y"}),
+            ("for i in xs, j in i.kids return j + partial[1]", {"xs"}),
+            ("for i in 1..n return i", {"n"}),
+            ("some x in xs satisfies x > limit", {"xs", "limit"}),
+            ("every x in xs, y in ys satisfies x < y", {"xs", "ys"}),
+            ("{a: 1, b: a + c}", {"c"}),
+            ("{a: b, b: 1}", {"b"}),  # `b` is not defined yet when `a` is computed
+            ("{a: a}", {"a"}),
+            ("{f: function(n) if n < 1 then 0 else f(n - 1), r: f(k)}.r", {"k"}),
+            ("{g: function() h, h: 1, r: g()}.r", set()),
+            ("function(a, b) a + b + c", {"c"}),
+            ("items[price > limit]", {"items", "price", "limit"}),
+            ("items[item.price > 10]", {"items"}),
+            ("items[1]", {"items"}),
+            ("item", {"item"}),  # outside a filter `item` is an ordinary variable
+            ("order id + 1", {"order id"}),
+            ("`order-id` + 1", {"order-id"}),
+            ("date and time(start) + duration(d)", {"start", "d"}),
+            ("string length(name) > 3", {"name"}),
+            ("is defined(a.b) and get or else(c, 1) > 0", {"a", "c"}),
+            ("f(1)", {"f"}),
+            ("sort(xs, function(a, b) a < b)", {"xs"}),
+            ("x in (< low, > high)", {"x", "low", "high"}),
+            ("x in (? > low)", {"x", "low"}),
+            ("? > 1", {"?"}),  # outside a unary test the input value is a variable
+            ("x between lo and hi", {"x", "lo", "hi"}),
+            ("x instance of number", {"x"}),
+            ("if ok then yes else no", {"ok", "yes", "no"}),
+            ('{"a b": 1, c: {d: e}}', {"e"}),
+            ("1 + 2", set()),
+            ('date("2024-01-01") + duration("P1D")', set()),
+        ],
+    )
+    def test_names(self, text: str, names: set[str]) -> None:
+        free = feel.compile(text).free_names
+        assert isinstance(free, frozenset)
+        assert free == names
+
+    def test_local_name_that_shadows_a_builtin_is_read_from_outside_until_defined(self) -> None:
+        # `string` is a context entry, but not yet when `x` is computed
+        assert feel.compile("{x: string(1), string: 2}").free_names == {"string"}
+
+    def test_computed_once_at_compile_time(self) -> None:
+        expr = feel.compile("a + b")
+        assert expr.free_names is expr.free_names
+
+    def test_flat_chains_and_deep_trees(self) -> None:
+        text = " or ".join(f"v{i} = {i}" for i in range(5000))
+        assert feel.compile(text).free_names == {f"v{i}" for i in range(5000)}
+        nested = "{a: " * 100 + "x" + "}" * 100
+        assert feel.compile(nested).free_names == {"x"}
+
+    def test_never_misses_a_variable_the_evaluation_reads(self) -> None:
+        """Every case of the conformance suite: names read from the context ⊆ free_names."""
+        import importlib
+
+        checked = 0
+        for module_name in (
+            "builtins",
+            "connector",
+            "control",
+            "literals",
+            "operators",
+            "structures",
+            "temporal",
+        ):
+            module = importlib.import_module(f"tests.feel.test_conformance_{module_name}")
+            for table in vars(module).values():
+                if not (isinstance(table, list) and table and isinstance(table[0], tuple)):
+                    continue
+                for case in table:
+                    if len(case) != 3 or not isinstance(case[0], str):
+                        continue
+                    text, context, _ = case
+                    if not (context is None or isinstance(context, Mapping)):
+                        continue
+                    try:
+                        expr = feel.compile(text)
+                    except FeelSyntaxError:
+                        continue
+                    recording = RecordingContext(dict(context or {}))
+                    expr.evaluate(recording)
+                    assert recording.read <= expr.free_names, text
+                    checked += 1
+        assert checked > 1000
+
+    def test_never_misses_a_variable_in_random_expressions(self) -> None:
+        import random
+
+        rng = random.Random(20261128)
+        fragments = (*TestRobustness.FRAGMENTS, "a", "b", "partial", "{a: ", "function(a)", "f")
+        data = {"x": [1, {"z": 2}], "y": {"z": "a"}, "a": 1, "item": 2, "partial": [3], "f": 4}
+        compiled = 0
+        for _ in range(6000):
+            text = " ".join(rng.choice(fragments) for _ in range(rng.randint(1, 8)))
+            try:
+                expr = feel.compile(text)
+            except FeelSyntaxError:
+                continue
+            recording = RecordingContext(data)
+            expr.evaluate(recording)
+            assert recording.read <= expr.free_names, text
+            compiled += 1
+        assert compiled > 300

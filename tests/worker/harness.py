@@ -152,7 +152,12 @@ class WorkerProcess:
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        record = self.wait_log(lambda r: r.get("message") == "status server listening", 20)
+        try:
+            record = self.wait_log(lambda r: r.get("message") == "status server listening", 20)
+        except BaseException:
+            self.proc.kill()  # never leave a stray worker behind a failed start
+            self.proc.wait()
+            raise
         self.port = int(record["port"])
 
     def _read(self) -> None:

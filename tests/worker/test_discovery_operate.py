@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connector.discovery import Discovery, OperateV1Source, RestClient
+from connector.discovery import ClusterAuth, ClusterError, Discovery, OperateV1Source, RestClient
 from tests.worker.bpmn_builder import boundary_process, catch_process, polling_properties
 
 URL = '=base + "/items/" + id'
@@ -19,6 +19,7 @@ DEFINITIONS = [
     {"key": 101, "bpmnProcessId": "op", "version": 1, "tenantId": "<default>"},
     {"key": 102, "bpmnProcessId": "op", "version": 2, "tenantId": "<default>"},
     {"key": 201, "bpmnProcessId": "bnd", "version": 1, "tenantId": "<default>"},
+    {"key": 301, "bpmnProcessId": "secret", "version": 1, "tenantId": "<default>"},  # 403
 ]
 XML = {
     101: catch_process("op", polling_properties(URL)),
@@ -70,6 +71,9 @@ def operate() -> Iterator[dict[str, Any]]:
         def do_GET(self) -> None:
             state["requests"].append(("GET", self.path))
             parts = self.path.strip("/").split("/")
+            if parts[:3] == ["v1", "process-definitions", "301"]:
+                self._reply(403, b'{"status":403,"message":"Forbidden"}')
+                return
             if parts[:2] == ["v1", "process-definitions"] and parts[-1] == "xml":
                 xml = XML.get(int(parts[2]))
                 if xml is not None:
@@ -81,6 +85,19 @@ def operate() -> Iterator[dict[str, Any]]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
             state["requests"].append(("POST", self.path))
+            if self.path.startswith("/api/login"):
+                ok = self.path == "/api/login?username=demo&password=demo"
+                self.send_response(204 if ok else 401)
+                if ok:
+                    self.send_header("Set-Cookie", "OPERATE-SESSION=s1; Path=/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if state.get("require_cookie") and "OPERATE-SESSION=s1" not in (
+                self.headers.get("Cookie") or ""
+            ):
+                self._reply(401, b'{"status":401}')
+                return
             tables = {
                 "/v1/process-definitions/search": DEFINITIONS,
                 "/v1/flownode-instances/search": FLOW_NODES,
@@ -105,9 +122,12 @@ def operate() -> Iterator[dict[str, Any]]:
         server.server_close()
 
 
-def test_operate_source_finds_waiting_instances_of_every_version(operate: dict[str, Any]) -> None:
+def test_operate_source_finds_waiting_instances_of_every_version(
+    operate: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     disc = Discovery(OperateV1Source(RestClient(operate["url"]), page_size=1))
-    snapshot = disc.cycle()
+    snapshot = disc.cycle()  # one forbidden definition does not stop the others
+    assert "cannot read the XML of definition 301" in caplog.text
     found = {
         (w.element_instance_key, w.process_definition_key, w.element_id)
         for w in snapshot.waiting.values()
@@ -125,9 +145,9 @@ def test_operate_source_finds_waiting_instances_of_every_version(operate: dict[s
     assert intervals[1001] == 0.5 and intervals[2001] == 2.0
     # page size 1: the three definitions took several pages, each XML was fetched once
     xml_gets = [p for m, p in operate["requests"] if m == "GET"]
-    assert sorted(xml_gets) == [f"/v1/process-definitions/{k}/xml" for k in (101, 102, 201)]
-    disc.cycle()
-    assert len([p for m, p in operate["requests"] if m == "GET"]) == 3
+    assert sorted(xml_gets) == [f"/v1/process-definitions/{k}/xml" for k in (101, 102, 201, 301)]
+    disc.cycle()  # cached XML is not fetched again; the forbidden one is retried
+    assert len([p for m, p in operate["requests"] if m == "GET"]) == 5
 
 
 def test_operate_source_reads_variables_with_scopes(operate: dict[str, Any]) -> None:
@@ -136,3 +156,17 @@ def test_operate_source_reads_variables_with_scopes(operate: dict[str, Any]) -> 
     values = disc.fetch_variables([waiting[1001], waiting[2001]])
     assert values[waiting[1001].key] == {"id": "local"}  # the local scope hides the root one
     assert values[waiting[2001].key] == {"id": "b", "n": 4}
+
+
+def test_operate_basic_login_uses_the_session_cookie(operate: dict[str, Any]) -> None:
+    operate["require_cookie"] = True
+    with pytest.raises(ClusterError) as info:
+        Discovery(OperateV1Source(RestClient(operate["url"]))).cycle()
+    assert info.value.status == 401
+    auth = ClusterAuth(method="basic", username="demo", password="demo")
+    client = RestClient(operate["url"], auth, login_path="/api/login")
+    snapshot = Discovery(OperateV1Source(client)).cycle()
+    assert len(snapshot.waiting) == 4
+    assert [p for m, p in operate["requests"] if p.startswith("/api/login")] == [
+        "/api/login?username=demo&password=demo"
+    ]

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from connector.feel.builtins._util import describe_text, redact_quotes
+
 try:
     import regex as _regex_engine  # type: ignore[import-untyped, import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - depends on the installation
@@ -105,7 +107,7 @@ def _property(pattern: str, i: int, in_class: bool, native: bool) -> tuple[str, 
     if contents is None:
         contents = _APPROXIMATE.get(name)
     if contents is None:
-        raise RegexError(f"unsupported character property \\p{{{name}}}")
+        raise RegexError(f"unsupported character property \\p{{...}} ({describe_text(name)})")
     if in_class:
         if negated:
             raise RegexError("negated \\P{...} inside a character class is not supported")
@@ -323,9 +325,9 @@ def _compile(pattern: str, flags: str, use_regex: bool) -> FeelPattern:
     try:
         compiled = engine.compile(source, engine_flags)
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        raise RegexError(f"invalid pattern: {exc}") from exc
+        raise RegexError(f"invalid pattern: {redact_quotes(str(exc))}") from exc
     except Exception as exc:  # the regex engine's own error type
-        raise RegexError(f"invalid pattern: {exc}") from exc
+        raise RegexError(f"invalid pattern: {redact_quotes(str(exc))}") from exc
     return FeelPattern(compiled, use_regex)
 
 
@@ -372,7 +374,7 @@ def compile_replacement(replacement: str, pattern: FeelPattern) -> Callable[[Any
             if isinstance(ref, int) and ref > pattern.groups:
                 raise RegexError(f"no group {ref} in the pattern")
             if isinstance(ref, str) and ref not in pattern.groupindex:
-                raise RegexError(f"no group named '{ref}' in the pattern")
+                raise RegexError(f"no group of that name ({describe_text(ref)}) in the pattern")
             if literal:
                 parts.append("".join(literal))
                 literal = []

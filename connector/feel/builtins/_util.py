@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -44,6 +45,28 @@ def fail(function: str, message: str) -> FeelFunctionError:
 def describe(value: Any) -> str:
     """A short, secret-free description of a value for error messages (type only)."""
     return type_name(value)
+
+
+def describe_text(text: str) -> str:
+    """A string argument in an error message: its length, never its content.
+
+    Argument values can carry credentials (tokens in URLs, headers) and error
+    messages end up in logs, so they are described, not quoted.
+    """
+    return f"a string of {len(text)} character{'' if len(text) == 1 else 's'}"
+
+
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+
+
+def redact_quotes(message: str) -> str:
+    """``message`` (from a library) with quoted text longer than a few characters elided."""
+
+    def replace(match: re.Match[str]) -> str:
+        quoted = match.group(1) if match.group(1) is not None else match.group(2)
+        return match.group(0) if len(quoted) <= 3 else f"({describe_text(quoted)})"
+
+    return _QUOTED.sub(replace, message)
 
 
 def number(function: str, value: Any, param: str) -> Decimal:

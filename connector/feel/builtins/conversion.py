@@ -12,6 +12,7 @@ from connector.feel import temporal
 from connector.feel.builtins._util import (
     Table,
     describe,
+    describe_text,
     fail,
     fn,
     integer,
@@ -74,7 +75,7 @@ def _date(value: Any) -> _dt.date:
     if isinstance(value, str):
         parsed = temporal.parse_date(value)
         if parsed is None:
-            raise fail("date", f"'{value[:40]}' is not a valid date (expected YYYY-MM-DD)")
+            raise fail("date", f"{describe_text(value)} is not a valid date (expected YYYY-MM-DD)")
         return parsed
     if isinstance(value, _dt.datetime):
         return value.date()
@@ -97,7 +98,7 @@ def _time(value: Any) -> _dt.time:
     if isinstance(value, str):
         parsed = temporal.parse_time(value)
         if parsed is None:
-            raise fail("time", f"'{value[:40]}' is not a valid time (expected hh:mm:ss)")
+            raise fail("time", f"{describe_text(value)} is not a valid time (expected hh:mm:ss)")
         return parsed
     if isinstance(value, _dt.datetime):
         return value.timetz()
@@ -134,7 +135,8 @@ def _date_and_time(value: Any) -> _dt.datetime:
         if parsed is None:
             raise fail(
                 "date and time",
-                f"'{value[:40]}' is not a valid date and time (expected YYYY-MM-DDThh:mm:ss)",
+                f"{describe_text(value)} is not a valid date and time"
+                " (expected YYYY-MM-DDThh:mm:ss)",
             )
         return parsed
     if isinstance(value, _dt.datetime):
@@ -162,7 +164,7 @@ def _at_timezone(value: Any, zone_id: str) -> _dt.datetime:
         )
     tz = temporal.zone(zone_id)
     if tz is None:
-        raise fail("date and time", f"unknown timezone '{zone_id[:60]}'")
+        raise fail("date and time", f"unknown timezone ({describe_text(zone_id)})")
     if value.tzinfo is None:
         return value.replace(tzinfo=tz)  # a local date and time is placed in the zone
     try:
@@ -177,7 +179,9 @@ def _duration(value: Any) -> Any:
     text = string("duration", value, "from")
     parsed = temporal.parse_duration(text)
     if parsed is None:
-        raise fail("duration", f"'{text[:40]}' is not a valid duration (e.g. P1DT2H or P1Y2M)")
+        raise fail(
+            "duration", f"{describe_text(text)} is not a valid duration (e.g. P1DT2H or P1Y2M)"
+        )
     return parsed
 
 
@@ -236,11 +240,11 @@ def _number(value: Any, grouping: Any = None, decimal: Any = None) -> Decimal:
         text = text.replace(grouping, "")
     if decimal is not None and decimal != ".":
         if "." in text:
-            raise fail("number", f"'{text[:40]}' is not a number")
+            raise fail("number", f"{describe_text(text)} is not a number")
         text = text.replace(decimal, ".")
     result = parse_number(text)
     if result is None:
-        raise fail("number", f"'{text[:40]}' is not a number")
+        raise fail("number", f"{describe_text(text)} is not a number")
     return result
 
 
