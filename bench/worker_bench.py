@@ -235,6 +235,8 @@ def throughput(dev: DevEngine, server: PolledServer, count: int, window: float) 
 
 
 def memory(dev: DevEngine, count: int) -> None:
+    """Two views: Python objects the pollers hold (tracemalloc), and the running worker
+    process's resident memory with ``count`` instances being polled vs idle (RSS)."""
     settings = Settings(grpc_address=dev.grpc_address, rest_address=dev.rest_url)
     dev.engine.deploy([("mem.bpmn", bpmn("mem", '=base + "/items/" + id'))])
     create(dev, "mem", count, "http://127.0.0.1:9")
@@ -250,9 +252,35 @@ def memory(dev: DevEngine, count: int) -> None:
     used = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(idle, "filename"))
     tracemalloc.stop()
     pollers = len(worker.scheduler)
-    print(f"2. memory: {pollers} pollers hold {used / 1024:.0f} KiB above the idle baseline")
-    print(f"   = {used / max(1, pollers):.0f} bytes per waiting instance (target < 4096)")
     asyncio_close(worker)
+    print(f"2. memory: {pollers} pollers hold {used / 1024:.0f} KiB of Python objects")
+    print(f"   = {used / max(1, pollers):.0f} bytes per waiting instance (target < 4096)")
+
+
+def rss_per_instance(server: PolledServer, count: int, settle: float) -> None:
+    with DevEngine.run_in_thread("127.0.0.1") as dev:
+        dev.engine.deploy([("rss.bpmn", bpmn("rss", '=base + "/items/" + id'))])
+        proc = worker_process(dev, "--discovery-interval", "1")
+        try:
+            time.sleep(settle)
+            idle = process_rss(proc.pid)
+            create(dev, "rss", count, server.url)
+            rate(server, 3.0, settle)  # polling all of them for a while
+            busy = process_rss(proc.pid)
+        finally:
+            stop(proc)
+    per = (busy - idle) / count
+    print(
+        f"   running worker: RSS {idle / 2**20:.0f} MiB idle, {busy / 2**20:.0f} MiB polling "
+        f"{count} instances = {per:.0f} bytes per waiting instance (target < 4096)"
+    )
+
+
+def process_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
 
 
 def asyncio_close(worker: Worker) -> None:
@@ -308,6 +336,7 @@ def main() -> int:
             throughput(dev, server, args.instances, args.window)
         with DevEngine.run_in_thread("127.0.0.1") as dev:
             memory(dev, args.instances)
+        rss_per_instance(server, args.instances, settle=max(3.0, args.instances / 2000))
         discovery_cost([int(s) for s in args.sizes.split(",")], args.page_size)
         with DevEngine.run_in_thread("127.0.0.1") as dev:
             coalescing(dev, server, args.instances, args.window)

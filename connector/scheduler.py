@@ -5,15 +5,18 @@ The scheduler knows nothing about HTTP, FEEL or Zeebe. It drives three injected 
 
 * ``prepare(targets)`` turns the due targets into bound requests (fetching whatever they need
   in batches) or per-target failures;
-* ``execute(request)`` performs one request (the worker runs it in a thread pool);
+* ``execute(requests)`` performs a chunk of requests to one host (the worker runs a chunk as
+  one job of its thread pool: one hand-off per chunk instead of one per request);
 * ``deliver(target, prepared, response)`` evaluates the response for one target and publishes.
 
 Rules implemented here:
 
 * first poll immediately, then every ``interval`` of the target;
-* identical requests (equal ``coalesce_key``) share one ``execute`` per interval: a result is
-  reused by every member whose interval has not elapsed since it was fetched, and members align
-  to the fetch time, so a group settles on one call per interval;
+* polls run at a fixed rate (no drift); pollers falling due are gathered into rounds at most
+  every ``batch_window`` so that per-round work (reading variables) stays batched;
+* identical requests (equal ``coalesce_key``) share one HTTP call per interval: a result is
+  reused by every member whose interval has not elapsed since it was fetched, and members take
+  the phase of that fetch, so a group settles on one call per interval;
 * consecutive failures back off exponentially (``interval * 2**n``, capped), ``retry_after``
   from a 429/503 is honoured, success resets;
 * bounded concurrency overall and per host; the per-host limit is taken first so a slow host
@@ -28,9 +31,10 @@ import contextlib
 import hashlib
 import heapq
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from connector.observability import Metrics, log_event
@@ -65,6 +69,13 @@ def backoff_delay(
     return delay
 
 
+def next_slot(phase: float, interval: float, now: float) -> float:
+    """The first time ``phase + k * interval`` (k >= 1) after ``now``: a fixed rate that keeps
+    its phase (and so its group) even when a poll overran its interval."""
+    slots = max(1, math.floor((now - phase) / interval) + 1)
+    return phase + slots * interval
+
+
 class PollFailure(Exception):
     """A failed poll step; ``outcome`` labels it in metrics, ``retry_after`` in seconds."""
 
@@ -88,7 +99,9 @@ class Prepared:
 class PollHooks(Protocol[T_contra]):
     async def prepare(self, targets: Sequence[T_contra]) -> Sequence[Prepared | PollFailure]: ...
 
-    async def execute(self, request: Any) -> Any: ...
+    async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
+        """Run requests (to one host); per request (response or PollFailure, seconds)."""
+        ...
 
     async def deliver(self, target: T_contra, prepared: Prepared, response: Any) -> str: ...
 
@@ -108,6 +121,7 @@ class Poller(Generic[T]):
     last_outcome: str | None = None
     last_error: str | None = None
     last_poll_wall: float | None = None
+    request_key: Hashable | None = None  # coalesce key of its last bound request
 
 
 @dataclass(slots=True)
@@ -118,17 +132,24 @@ class _Shared:
     error: PollFailure | None = None
 
 
+@dataclass(slots=True)
+class _Fetch(Generic[T]):
+    """One HTTP call to make in a round, and the pollers waiting for its answer."""
+
+    key: Hashable
+    prepared: Prepared
+    ttl: float
+    due: float
+    members: list[tuple[Poller[T], Prepared]]
+
+
 @dataclass
 class SchedulerLimits:
     max_concurrency: int = 32
     max_per_host: int = 8
     max_backoff: float = 300.0
     batch_window: float = 0.05
-
-
-@dataclass
-class _Round:
-    pollers: list[Poller[Any]] = field(default_factory=list)
+    chunk_size: int = 16
 
 
 class Scheduler(Generic[T]):
@@ -158,6 +179,9 @@ class Scheduler(Generic[T]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._shared: dict[Hashable, _Shared] = {}
         self._inflight: dict[Hashable, asyncio.Future[_Shared]] = {}
+        # Pollers per request key: responses are kept for reuse only when a key is shared,
+        # so 10,000 distinct requests do not keep 10,000 response bodies in memory.
+        self._key_counts: dict[Hashable, int] = {}
         self._global = asyncio.Semaphore(self._limits.max_concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._last_prune = 0.0
@@ -185,6 +209,7 @@ class Scheduler(Generic[T]):
         for key in [k for k in self._pollers if k not in targets]:
             poller = self._pollers.pop(key)
             poller.removed = True
+            self._set_request_key(poller, None)
             removed.append(poller.target)
         now = self._clock()
         for key, target in targets.items():
@@ -284,76 +309,102 @@ class Scheduler(Generic[T]):
             if isinstance(result, PollFailure):
                 self._finish(poller, result, self._clock())
             else:
+                self._set_request_key(poller, result.coalesce_key)
                 groups.setdefault(result.coalesce_key, []).append((poller, result))
+        now = self._clock()
+        fetches: dict[str, list[_Fetch[T]]] = {}
         for key, members in groups.items():
-            self._spawn(self._serve_group(key, members))
-
-    async def _serve_group(self, key: Hashable, members: list[tuple[Poller[T], Prepared]]) -> None:
-        try:
-            now = self._clock()
             shared = self._shared.get(key)
-            need_fetch = shared is None or any(now - shared.at >= p.interval for p, _ in members)
-            if need_fetch and self._stopping:
+            if shared is not None and all(now - shared.at < p.interval for p, _ in members):
+                self._spawn(self._deliver_all(members, shared))  # fresh: no HTTP call
+                continue
+            running = self._inflight.get(key)
+            if running is not None:  # the same request is on its way: share its answer
+                self._spawn(self._deliver_when(members, running))
+                continue
+            if self._stopping:
                 self._abandon(members)  # shutting down: no new HTTP calls
-                return
-            if need_fetch:
-                ttl = max(p.interval for p, _ in members)
-                due = min(p.next_due for p, _ in members)
-                shared = await self._fetch(key, members[0][1], ttl, due)
-            assert shared is not None
+                continue
+            self._inflight[key] = asyncio.get_running_loop().create_future()
+            ttl = max(p.interval for p, _ in members)
+            due = min(p.next_due for p, _ in members)
+            fetch = _Fetch(key, members[0][1], ttl, due, members)
+            fetches.setdefault(members[0][1].host, []).append(fetch)
+        for host, items in fetches.items():
+            # Spread a host's calls over max_per_host chunks (more when they would exceed
+            # chunk_size); a chunk is one executor job: one thread hand-off for several calls.
+            lanes = max(
+                min(len(items), self._limits.max_per_host),
+                -(-len(items) // self._limits.chunk_size),
+            )
+            for lane in range(lanes):
+                self._spawn(self._fetch_chunk(host, items[lane::lanes]))
+
+    async def _fetch_chunk(self, host: str, chunk: list[_Fetch[T]]) -> None:
+        try:
+            outcomes = await self._call(host, [f.prepared.request for f in chunk])
+        except asyncio.CancelledError:
+            for fetch in chunk:
+                self._inflight.pop(fetch.key, None)
+                self._abandon(fetch.members)
+            raise
+        for fetch, (result, seconds) in zip(chunk, outcomes, strict=True):
+            if isinstance(result, PollFailure):
+                shared = _Shared(at=fetch.due, ttl=fetch.ttl, error=result)
+            else:
+                shared = _Shared(at=fetch.due, ttl=fetch.ttl, response=result)
+            if seconds is not None:
+                self._metrics.observe("http_request_duration_seconds", seconds)
+            stopped = shared.error is not None and shared.error.outcome == STOPPED
+            if not stopped and self._key_counts.get(fetch.key, 0) > 1:
+                self._shared[fetch.key] = shared
+            else:
+                self._shared.pop(fetch.key, None)
+            future = self._inflight.pop(fetch.key, None)
+            if future is not None and not future.done():
+                future.set_result(shared)
+            self._spawn(self._deliver_all(fetch.members, shared))
+
+    async def _call(
+        self, host: str, requests: list[Any]
+    ) -> list[tuple[Any | PollFailure, float | None]]:
+        """Run one chunk of requests to ``host`` within the concurrency limits."""
+        host_limit = self._hosts.get(host)
+        if host_limit is None:
+            host_limit = self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
+        async with host_limit, self._global:
+            if self._stopping:
+                return [(PollFailure(STOPPED, "shutting down"), None)] * len(requests)
+            self.http_calls += len(requests)
+            self._metrics.inc("http_requests_total", float(len(requests)))
+            try:
+                outcomes = await self._hooks.execute(requests)
+            except Exception as exc:  # the hook broke as a whole: every call counts as failed
+                failure = PollFailure("transport_error", f"{type(exc).__name__}: {exc}")
+                return [(failure, None)] * len(requests)
+        return list(outcomes)
+
+    async def _deliver_when(
+        self, members: list[tuple[Poller[T], Prepared]], future: asyncio.Future[_Shared]
+    ) -> None:
+        try:
+            shared = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self._abandon(members)
+            raise
+        await self._deliver_all(members, shared)
+
+    async def _deliver_all(
+        self, members: list[tuple[Poller[T], Prepared]], shared: _Shared
+    ) -> None:
+        try:
             if len(members) == 1:
                 await self._deliver(members[0][0], members[0][1], shared)
             else:
                 await asyncio.gather(*(self._deliver(p, prep, shared) for p, prep in members))
         except asyncio.CancelledError:
-            for poller, _ in members:
-                poller.in_flight = False
+            self._abandon(members)
             raise
-        except Exception as exc:  # defensive: a poller must never die
-            log.exception("poll round failed")
-            for poller, _ in members:
-                self._finish(poller, PollFailure("internal_error", str(exc)), self._clock())
-
-    async def _fetch(self, key: Hashable, prepared: Prepared, ttl: float, due: float) -> _Shared:
-        running = self._inflight.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[_Shared] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            shared = await self._call(prepared, ttl, due)
-            future.set_result(shared)
-            self._shared[key] = shared
-            return shared
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        finally:
-            del self._inflight[key]
-
-    async def _call(self, prepared: Prepared, ttl: float, due: float) -> _Shared:
-        """Run one request; the result is stamped with the due time that triggered it, so
-        every member of the group keeps that phase (fixed rate, no drift)."""
-        host_limit = self._hosts.get(prepared.host)
-        if host_limit is None:
-            host_limit = self._hosts[prepared.host] = asyncio.Semaphore(self._limits.max_per_host)
-        async with host_limit, self._global:
-            if self._stopping:
-                return _Shared(at=due, ttl=ttl, error=PollFailure(STOPPED, "shutting down"))
-            started = self._clock()
-            self.http_calls += 1
-            self._metrics.inc("http_requests_total")
-            try:
-                response = await self._hooks.execute(prepared.request)
-                error = None
-            except PollFailure as failure:
-                response, error = None, failure
-            except Exception as exc:  # unexpected errors still count as a failed poll
-                response, error = None, PollFailure("transport_error", str(exc))
-            finished = self._clock()
-            self._metrics.observe("http_request_duration_seconds", max(0.0, finished - started))
-        return _Shared(at=due, ttl=ttl, response=response, error=error)
 
     async def _deliver(self, poller: Poller[T], prepared: Prepared, shared: _Shared) -> None:
         if shared.error is not None:
@@ -392,8 +443,7 @@ class Scheduler(Generic[T]):
             poller.last_outcome = outcome
             poller.last_error = None
             self._metrics.inc("polls_total", outcome=outcome)
-            # Fixed rate in the group's phase; an overrun poll is repeated at once.
-            next_due = max(at + poller.interval, now)
+            next_due = next_slot(at, poller.interval, now)
         else:
             poller.failures += 1
             poller.last_outcome = failure.outcome
@@ -420,6 +470,20 @@ class Scheduler(Generic[T]):
         poller.next_due = next_due
         self._push(poller)
         self._wake.set()
+
+    def _set_request_key(self, poller: Poller[T], key: Hashable | None) -> None:
+        old = poller.request_key
+        if old == key:
+            return
+        if old is not None:
+            left = self._key_counts.get(old, 1) - 1
+            if left > 0:
+                self._key_counts[old] = left
+            else:
+                self._key_counts.pop(old, None)
+        if key is not None:
+            self._key_counts[key] = self._key_counts.get(key, 0) + 1
+        poller.request_key = key
 
     def _abandon(self, members: list[tuple[Poller[T], Prepared]]) -> None:
         for poller, _ in members:

@@ -43,7 +43,7 @@ from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.observability import Metrics, StatusServer, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
-from connector.scheduler import PollFailure, Prepared, Scheduler, SchedulerLimits
+from connector.scheduler import STOPPED, PollFailure, Prepared, Scheduler, SchedulerLimits
 from connector.secrets import EnvSecretProvider, SecretProvider
 
 log = logging.getLogger("connector.worker")
@@ -143,6 +143,10 @@ def needs_variables(config: ElementConfig) -> bool:
     return bool(names - RESPONSE_NAMES)
 
 
+class LoaderClosed(Exception):
+    """The worker is shutting down: no more variable reads."""
+
+
 class VariableLoader:
     """Merges concurrent variable reads into few batched fetches.
 
@@ -165,12 +169,23 @@ class VariableLoader:
         self._parallel = parallel
         self._pending: list[tuple[list[WaitingInstance], asyncio.Future[Any]]] = []
         self._running = 0
+        self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.fetches = 0
+
+    def close(self) -> None:
+        """Fail queued loads at once (shutdown); a fetch already running finishes."""
+        self._closed = True
+        pending, self._pending = self._pending, []
+        for _, future in pending:
+            if not future.done():
+                future.set_exception(LoaderClosed())
 
     async def load(
         self, targets: Sequence[WaitingInstance]
     ) -> dict[tuple[int, str], dict[str, Any]]:
+        if self._closed:
+            raise LoaderClosed()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((list(targets), future))
         while self._running < self._parallel and self._pending:
@@ -370,6 +385,7 @@ class Worker:
         self._needs_vars: dict[int, bool] = {}
         self._published: dict[tuple[int, str], _Published] = {}
         self._last_vars: dict[tuple[int, str], dict[str, Any]] = {}
+        self._shutting_down = False
         self._rest_up: bool | None = None
         self._grpc_up: bool | None = None
         self._ready = False
@@ -417,6 +433,8 @@ class Worker:
         await stop.wait()
         log_event(log, "stopping", grace_seconds=self.settings.shutdown_grace)
         self.scheduler.stop()
+        self._shutting_down = True
+        self._variables.close()
         discovery_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await discovery_task
@@ -618,6 +636,8 @@ class Worker:
                 variables = await self._variables.load(wanting)
                 self._set_rest_state(True)
                 self._last_vars.update(variables)
+            except LoaderClosed:
+                return [PollFailure(STOPPED, "shutting down")] * len(targets)
             except ClusterError as exc:
                 # Keep polling with the last known values while the cluster is unreachable.
                 self._set_rest_state(False, str(exc))
@@ -654,16 +674,31 @@ class Worker:
             results.append(Prepared(request.coalesce_key, host, request, scope))
         return results
 
-    async def execute(self, request: Any) -> Any:
-        assert isinstance(request, BoundRequest)
+    async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._http_pool, self.http.execute, request)
-        except HttpStatusError as exc:
-            retry = exc.retry_after if exc.status in (429, 503) else None
-            raise PollFailure("http_error", str(exc), retry_after=retry) from None
-        except HttpTransportError as exc:
-            raise PollFailure("transport_error", str(exc)) from None
+        return await loop.run_in_executor(self._http_pool, self._execute_many, requests)
+
+    def _execute_many(self, requests: Sequence[Any]) -> list[tuple[Any, float | None]]:
+        """Run a chunk of requests (one host) one after the other in this thread."""
+        outcomes: list[tuple[Any, float | None]] = []
+        for request in requests:
+            assert isinstance(request, BoundRequest)
+            if self._shutting_down:
+                outcomes.append((PollFailure(STOPPED, "shutting down"), None))
+                continue
+            started = time.perf_counter()
+            try:
+                outcomes.append((self.http.execute(request), time.perf_counter() - started))
+            except HttpStatusError as exc:
+                retry = exc.retry_after if exc.status in (429, 503) else None
+                failure = PollFailure("http_error", str(exc), retry_after=retry)
+                outcomes.append((failure, time.perf_counter() - started))
+            except HttpTransportError as exc:
+                outcomes.append((PollFailure("transport_error", str(exc)), None))
+            except Exception as exc:  # a client bug must not take the chunk down
+                failure = PollFailure("transport_error", f"{type(exc).__name__}: {exc}")
+                outcomes.append((failure, None))
+        return outcomes
 
     async def deliver(self, target: WaitingInstance, prepared: Prepared, response: Any) -> str:
         assert isinstance(response, HttpResponse)

@@ -452,6 +452,7 @@ class Runtime:
             if head not in results and head in outer and "." in mapping.target:
                 results[head] = outer[head]
             set_path(results, mapping.target, value)
+            context[head] = results[head]  # later mappings see earlier targets (Zeebe order)
         if ei.flow_scope is not None:
             self.propagate(ei.flow_scope, results)
 
@@ -643,7 +644,7 @@ class Runtime:
         text = event.timer_duration.evaluate(owner.visible_variables())
         try:
             if not isinstance(text, str):
-                raise ValueError(f"the value must be a duration, but was {_feel_type(text)}")
+                raise ValueError(f"the value must be a duration, but was '{_feel_type(text)}'")
             delay = duration_ms(text, self.now())
         except Exception as exc:  # isodate raises its own error type
             raise IncidentRaised(
@@ -679,7 +680,7 @@ class Runtime:
                 "EXTRACT_VALUE_ERROR",
                 f"Failed to extract the message name for "
                 f"'{_expression_text(event.message_name)}': The value must be a string, "
-                f"but was {_feel_type(name)}.",
+                f"but was '{_feel_type(name)}'.",
             )
         correlation_key = self.extract_correlation_key(event, context)
         pi = owner.process_instance
@@ -714,7 +715,7 @@ class Runtime:
             "EXTRACT_VALUE_ERROR",
             f"Failed to extract the correlation key for "
             f"'{_expression_text(event.correlation_key)}': The value must be either a string "
-            f"or a number, but was {_feel_type(value)}.",
+            f"or a number, but was '{_feel_type(value)}'.",
         )
 
     def correlate(self, sub: Subscription, variables: Mapping[str, Any]) -> None:

@@ -195,7 +195,7 @@ def test_input_and_output_mappings_scope_job_variables() -> None:
     engine, _ = new_engine()
     mapping = io_mapping(
         inputs={"url": "=endpoint", "limit": "=10", "auth.user": '="bob"'},
-        outputs={"status": "=response", "meta.count": "=limit"},
+        outputs={"status": "=response", "meta.count": "=limit", "label": '="s" + string(status)'},
     )
     xml = definitions(START + service_task("t", extra=mapping) + END + chain("start", "t", "end"))
     engine.deploy([("io.bpmn", xml)])
@@ -211,6 +211,7 @@ def test_input_and_output_mappings_scope_job_variables() -> None:
     engine.complete_job(job.key, {"response": 200, "ignored": True})
     variables = root_variables(engine, pi)
     assert variables["status"] == "200"
+    assert variables["label"] == '"s200"'  # a mapping sees the targets of earlier ones
     assert json.loads(variables["meta"]) == {"keep": 1, "count": 10}
     assert "ignored" not in variables and "url" not in variables
 

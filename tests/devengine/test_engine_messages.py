@@ -88,7 +88,7 @@ def test_invalid_correlation_key_raises_incident_and_opens_nothing(
     (incident,) = engine.incidents(process_instance_key=pi)
     assert incident.error_type == "EXTRACT_VALUE_ERROR"
     assert incident.element_id == "wait"
-    assert f"but was {kind}" in incident.error_message
+    assert f"but was '{kind}'." in incident.error_message
     (element,) = engine.element_instances(process_instance_key=pi, element_id="wait")
     assert element.has_incident and element.incident_key == incident.key
     # fixing the variable and resolving retries the activation

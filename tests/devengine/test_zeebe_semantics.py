@@ -1727,3 +1727,62 @@ def test_buffered_message_triggers_interrupting_boundary_when_activity_is_entere
     assert wire.instance_state(pi) == "COMPLETED"
     assert passed(wire, pi, "aborted") == 1
     assert wire.activate(job_type) == []
+
+
+def test_mappings_are_evaluated_in_order_and_see_previous_targets(wire: Wire) -> None:
+    # variables.md "Input/output variable mappings": "Variable mappings are evaluated in the
+    # defined order. Therefore, a source expression can access the target variable of a
+    # previous mapping." Holds for input and for output mappings.
+    job_type = unique("chain")
+    mapping = io(
+        inputs={"a": "=x + 1", "b": "=a * 10"},
+        outputs={"total": "=price * 2", "label": '="total " + string(total)'},
+    )
+    body = (
+        START
+        + task("work", job_type, mapping)
+        + task("after", f"{job_type}-after")
+        + END
+        + seq("start", "work")
+        + seq("work", "after")
+        + seq("after", "end")
+    )
+    wire.deploy("p", bpmn("order-p", body))
+    pi = wire.start("order-p", {"x": 1})
+    [job] = wire.activate(job_type)
+    assert json.loads(job.variables) == {"x": 1, "a": 2, "b": 20}
+    wire.complete(job.key, {"price": 5})
+    assert waiting_at(wire, pi, "after")
+    assert wire.scope_variables(pi) == {"x": 1, "total": 10, "label": "total 10"}
+
+
+def test_nested_output_target_merges_into_the_parent_value_not_the_local_one(
+    wire: Wire,
+) -> None:
+    # variables.md "Nested variables in mappings": an output target `a.b` updates only that
+    # property and merges it into the existing variable, leaving siblings untouched; the
+    # sibling that only the element's own local `a` had does not leak out
+    # (camunda/camunda#35251, NestedOutputPathPropagationTest).
+    job_type = unique("hold")
+    inner = (
+        '<bpmn:startEvent id="sub_start"/>\n'
+        + task("inner", job_type)
+        + '<bpmn:endEvent id="sub_end"/>\n'
+        + seq("sub_start", "inner")
+        + seq("inner", "sub_end")
+    )
+    body = (
+        START
+        + sub_process("sub", inner, io(inputs={"a": "={p: 0}"}, outputs={"a.b": "=1"}))
+        + task("after", f"{job_type}-after")
+        + END
+        + seq("start", "sub")
+        + seq("sub", "after")
+        + seq("after", "end")
+    )
+    wire.deploy("p", bpmn("nested-sub-p", body))
+    pi = wire.start("nested-sub-p", {"a": {"c": 2}})
+    [job] = wire.activate(job_type)
+    wire.complete(job.key)
+    assert waiting_at(wire, pi, "after")
+    assert wire.scope_variables(pi)["a"] == {"c": 2, "b": 1}

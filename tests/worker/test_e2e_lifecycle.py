@@ -112,7 +112,7 @@ def test_new_instance_is_polled_within_one_discovery_interval(
         created = time.monotonic()
         start(dev, "fresh", endpoint, "n")
         hit = until(lambda: endpoint.hits_for("/items/n"), timeout=5, what="first poll")[0]
-        assert hit.at - created <= 1.0 + 0.6
+        assert hit.at - created <= 1.0 + 1.0  # one discovery interval, plus slack for load
     finally:
         assert worker.stop() == 0
 

@@ -17,6 +17,7 @@ from connector.scheduler import (
     Scheduler,
     SchedulerLimits,
     backoff_delay,
+    next_slot,
     owns,
     shard_of,
 )
@@ -50,11 +51,18 @@ class FakeHooks:
                 out.append(Prepared(t.request, t.host, t.request))
         return out
 
-    async def execute(self, request: Any) -> Any:
-        self.executes.append((time.monotonic(), request))
-        if self.behaviour is not None:
-            return await self.behaviour(request)
-        return f"response:{request}"
+    async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
+        outcomes: list[tuple[Any, float | None]] = []
+        for request in requests:  # one after the other, as the worker's thread does
+            self.executes.append((time.monotonic(), request))
+            try:
+                if self.behaviour is not None:
+                    outcomes.append((await self.behaviour(request), 0.001))
+                else:
+                    outcomes.append((f"response:{request}", 0.001))
+            except PollFailure as failure:
+                outcomes.append((failure, 0.001))
+        return outcomes
 
     async def deliver(self, target: Target, prepared: Prepared, response: Any) -> str:
         self.delivered.append((time.monotonic(), target.name))
@@ -94,6 +102,12 @@ def test_backoff_delay_grows_caps_and_honours_retry_after() -> None:
     assert backoff_delay(50.0, 5, 10) == 50.0  # never below the interval
     assert backoff_delay(1.0, 1, 100, retry_after=30) == 30
     assert backoff_delay(1.0, 1, 100, retry_after=10**9) == 3600
+
+
+def test_next_slot_keeps_the_phase() -> None:
+    assert next_slot(10.0, 1.0, 10.2) == 11.0
+    assert next_slot(10.0, 1.0, 13.5) == 14.0  # overran: skip to the next slot of the phase
+    assert next_slot(10.0, 1.0, 9.0) == 11.0  # never earlier than one interval
 
 
 def test_shards_are_stable_disjoint_and_balanced() -> None:
@@ -136,7 +150,7 @@ async def test_identical_requests_share_one_call_per_interval() -> None:
     assert len(hooks.delivered) >= 40 * 3
 
 
-async def test_different_requests_are_not_coalesced() -> None:
+async def test_different_requests_are_not_coalesced_nor_kept() -> None:
     hooks = FakeHooks()
     scheduler = make(hooks)
     task = await running(scheduler)
@@ -144,6 +158,22 @@ async def test_different_requests_are_not_coalesced() -> None:
     await until(lambda: len(hooks.delivered) >= 2)
     await finish(scheduler, task)
     assert sorted(r for _, r in hooks.executes) == ["r1", "r2"]
+    assert scheduler._shared == {}  # nobody else could reuse them: not kept in memory
+
+
+async def test_a_new_poller_joins_the_phase_of_an_identical_request() -> None:
+    hooks = FakeHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({"a": Target("a", "same", interval=0.2)})
+    await until(lambda: len(hooks.executes) >= 2)
+    scheduler.sync({"a": Target("a", "same", interval=0.2), "b": Target("b", "same", interval=0.2)})
+    await until(lambda: sum(1 for _, n in hooks.delivered if n == "b") >= 4)
+    start = len(hooks.executes)
+    await until(lambda: sum(1 for _, n in hooks.delivered if n == "b") >= 9)
+    await finish(scheduler, task)
+    # five more polls of each instance, about five calls (not ten) once aligned
+    assert len(hooks.executes) - start <= 6
 
 
 async def test_failures_back_off_exponentially_and_reset_on_success() -> None:
