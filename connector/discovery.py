@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -356,7 +356,11 @@ class Source(Protocol):
     def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
         """Every open wait; rows of definitions not in ``definitions`` are loaded on demand."""
 
-    def variables(self, process_instance_keys: Sequence[int]) -> list[VariableRow]: ...
+    def variables(
+        self, process_instance_keys: Sequence[int], names: Collection[str] | None = None
+    ) -> list[VariableRow]:
+        """Variables of the instances (every scope); only ``names`` when given (may return
+        more: callers must not rely on the filter)."""
 
     def variable_value(self, variable_key: int) -> str | None: ...
 
@@ -439,8 +443,16 @@ class RestV2Source:
             except (KeyError, TypeError, ValueError):
                 log.debug("skipping incomplete message subscription %r", item)
 
-    def variables(self, process_instance_keys: Sequence[int]) -> list[VariableRow]:
-        filter_ = {"processInstanceKey": {"$in": [str(k) for k in process_instance_keys]}}
+    def variables(
+        self, process_instance_keys: Sequence[int], names: Collection[str] | None = None
+    ) -> list[VariableRow]:
+        filter_: JsonObject = {
+            "processInstanceKey": {"$in": [str(k) for k in process_instance_keys]}
+        }
+        if names is not None:
+            # Only what the expressions read: fewer rows, fewer pages, fewer truncated
+            # values to fetch one by one.
+            filter_["name"] = {"$in": sorted(names)}
         sort = [{"field": "variableKey", "order": "ASC"}]
         return [
             VariableRow(
@@ -538,10 +550,16 @@ class OperateV1Source:
                         tenant_id=item.get("tenantId"),
                     )
 
-    def variables(self, process_instance_keys: Sequence[int]) -> list[VariableRow]:
+    def variables(
+        self, process_instance_keys: Sequence[int], names: Collection[str] | None = None
+    ) -> list[VariableRow]:
+        # Operate v1 filters are exact matches only: one search per instance, and the
+        # names are filtered here (a search per name would multiply the requests).
         rows: list[VariableRow] = []
-        for pik in process_instance_keys:  # Operate v1 filters are exact matches only
+        for pik in process_instance_keys:
             for item in self._search("/v1/variables/search", {"processInstanceKey": pik}):
+                if names is not None and str(item["name"]) not in names:
+                    continue
                 rows.append(
                     VariableRow(
                         key=_int(item["key"]),

@@ -104,6 +104,15 @@ KNOWN_PROPERTIES = frozenset(
         "authentication.refreshToken",
     }
 )
+#: Names the correlation expressions see from the response; they hide instance variables.
+RESPONSE_NAMES = frozenset({"body", "status", "headers", "reason", "response"})
+#: ElementConfig attributes evaluated per response (see connector.correlation).
+CORRELATION_FIELDS = (
+    "activation_condition",
+    "correlation_key_expression",
+    "message_id_expression",
+    "result_expression",
+)
 API_KEY_LOCATIONS = ("headers", "query")
 CLIENT_AUTHENTICATIONS = ("basicAuthHeader", "credentialsBody")
 _VARIABLE_NAME = re.compile(r"[^\W\d][\w$]*")
@@ -121,6 +130,8 @@ class Field:
     name: str
     raw: str
     expression: feel.Expression | None = None
+    #: Root names of the instance variables the value may read (none for literal text).
+    names: frozenset[str] = frozenset()
 
     @property
     def is_feel(self) -> bool:
@@ -187,9 +198,15 @@ class ElementConfig(BaseModel):
     result_variable: str | None = None
     result_expression: feel.Expression | None = None
 
-    #: True when any request field is FEEL: the worker must fetch the instance's
-    #: variables before each poll. False means every instance sends the same request.
+    #: True when any request field is FEEL. False means every instance sends the same
+    #: request; ``request_variable_names`` tells which variables the FEEL actually reads.
     request_uses_variables: bool = False
+    #: Root names of the instance variables the request fields may read.
+    request_variable_names: frozenset[str] = frozenset()
+    #: Root names of the instance variables any expression of the element may read: the
+    #: request's, and the correlation fields' except the response names (the response
+    #: hides variables of the same name). Computed once, from the syntax trees.
+    variable_names: frozenset[str] = frozenset()
     #: The raw ``zeebe:property`` values (may hold literal credentials: never log them).
     properties: dict[str, str] = PydanticField(default_factory=dict, repr=False)
 
@@ -197,6 +214,11 @@ class ElementConfig(BaseModel):
     def label(self) -> str:
         """``process 'p' element 'e'`` for log lines and errors."""
         return f"process '{self.process_id}' element '{self.element_id}'"
+
+    @property
+    def needs_variables(self) -> bool:
+        """Whether a poll must read the instance's current variables first."""
+        return bool(self.variable_names)
 
     @property
     def effective_message_ttl(self) -> dt.timedelta:
@@ -349,8 +371,16 @@ class _Builder:
         auth = values.get("auth")
         if isinstance(auth, AuthConfig):
             request_fields += list(auth.fields.values())
-        values["request_uses_variables"] = any(
-            isinstance(f, Field) and f.is_feel for f in request_fields
+        fields = [f for f in request_fields if isinstance(f, Field)]
+        values["request_uses_variables"] = any(f.is_feel for f in fields)
+        request_names = frozenset().union(*(f.names for f in fields))
+        values["request_variable_names"] = request_names
+        correlation = [values.get(k) for k in CORRELATION_FIELDS]
+        values["variable_names"] = request_names | (
+            frozenset().union(
+                *(e.free_names for e in correlation if isinstance(e, feel.Expression))
+            )
+            - RESPONSE_NAMES
         )
         return values
 
@@ -498,9 +528,10 @@ def _field(prop: str, text: str) -> Field:
     if has_secrets(text):
         # Check the syntax with a harmless stand-in for each secret; the real text is
         # compiled after substitution, per binding.
-        _compile(prop, SECRET_PATTERN.sub(lambda m: quote_for_feel("x", text, m.start()), text))
-        return Field(prop, text)
-    return Field(prop, text, _compile(prop, text))
+        stand_in = SECRET_PATTERN.sub(lambda m: quote_for_feel("x", text, m.start()), text)
+        return Field(prop, text, names=_compile(prop, stand_in).free_names)
+    expression = _compile(prop, text)
+    return Field(prop, text, expression, expression.free_names)
 
 
 def _compile(prop: str, text: str) -> feel.Expression:

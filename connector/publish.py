@@ -77,7 +77,8 @@ async def publish_message(
                 _publish_once(client, activation, tenant_id), attempt_timeout_seconds
             )
         except MessageAlreadyExistsError:
-            log.info(
+            # The caller logs the outcome with its structured fields; this is the detail.
+            log.debug(
                 "%s instance %s: message already published (id %s, correlation key %s)",
                 label,
                 activation.element_instance_key,
@@ -102,7 +103,7 @@ async def publish_message(
             raise PublishError(
                 f"{label}: publishing failed ({type(exc).__name__}: {exc})", transient=False
             ) from exc
-        log.info(
+        log.debug(
             "%s instance %s: correlated message '%s' (correlation key %s, message id %s)",
             label,
             activation.element_instance_key,

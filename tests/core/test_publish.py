@@ -66,7 +66,7 @@ def run_with_gateway(
 
 
 def test_publishes_all_fields(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="connector.publish")
+    caplog.set_level(logging.DEBUG, logger="connector.publish")
     outcome, gateway = run_with_gateway([], lambda c: publish_message(c, ACTIVATION))
     assert outcome is PublishOutcome.PUBLISHED
     [sent] = gateway.requests
