@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import requests
 
-from connector.binding import merge_scopes
 from connector.bpmn import BPMN_NS, BpmnError
 from connector.elements import ElementConfig, ElementConfigError, load_elements
 from connector.scheduler import owns
@@ -738,8 +737,10 @@ class Discovery:
     ) -> dict[tuple[int, str], dict[str, Any]]:
         """Current variables visible to each instance, in batches of process instances.
 
-        Scopes as Zeebe resolves names: the element instance's locals, then enclosing
-        sub-processes (innermost first), then the process instance.
+        Only the variables the instances' expressions read are fetched
+        (``ElementConfig.variable_names``). Scopes as Zeebe resolves names: the element
+        instance's locals, then enclosing sub-processes (innermost first), then the
+        process instance.
         """
         result: dict[tuple[int, str], dict[str, Any]] = {}
         by_pik: dict[int, list[WaitingInstance]] = {}
@@ -748,25 +749,18 @@ class Discovery:
         piks = sorted(by_pik)
         for start in range(0, len(piks), self.batch_size):
             batch = piks[start : start + self.batch_size]
+            members = [inst for pik in batch for inst in by_pik[pik]]
+            names = frozenset().union(*{inst.config.variable_names for inst in members})
             scopes: dict[int, dict[str, Any]] = {}
-            for row in self.source.variables(batch):
+            for row in self.source.variables(batch, names):
                 text = row.value
                 if row.truncated:
                     full = self.source.variable_value(row.key)
                     text = full if full is not None else text
                 scopes.setdefault(row.scope_key, {})[row.name] = parse_value(text)
-            members = [inst for pik in batch for inst in by_pik[pik]]
             nested = self._nested_scope_keys(batch, members)
             for inst in members:
-                chain: list[Mapping[str, Any]] = [scopes.get(inst.element_instance_key, {})]
-                definition = self._cache.get(inst.process_definition_key)
-                ancestors = definition.ancestors.get(inst.element_id, ()) if definition else ()
-                for ancestor in ancestors:
-                    scope_key = nested.get((inst.process_instance_key, ancestor))
-                    if scope_key is not None:
-                        chain.append(scopes.get(scope_key, {}))
-                chain.append(scopes.get(inst.process_instance_key, {}))
-                result[inst.key] = merge_scopes(chain)
+                result[inst.key] = _visible(inst, scopes, nested, self._cache)
         return result
 
     def _nested_scope_keys(
@@ -780,6 +774,33 @@ class Discovery:
         if not ids:
             return {}
         return self.source.scope_keys(batch, sorted(ids))
+
+
+def _visible(
+    inst: WaitingInstance,
+    scopes: Mapping[int, Mapping[str, Any]],
+    nested: Mapping[tuple[int, str], int],
+    definitions: Mapping[int, Definition],
+) -> dict[str, Any]:
+    """The instance's variables by name, as Zeebe resolves them: element-local first, then
+    enclosing sub-processes (innermost first), then the process instance. Only the names
+    the element reads: a batch fetches the union of its elements' names."""
+    definition = definitions.get(inst.process_definition_key)
+    ancestors = definition.ancestors.get(inst.element_id, ()) if definition else ()
+    chain = [scopes.get(inst.element_instance_key)]
+    for ancestor in ancestors:
+        scope_key = nested.get((inst.process_instance_key, ancestor))
+        if scope_key is not None:
+            chain.append(scopes.get(scope_key))
+    chain.append(scopes.get(inst.process_instance_key))
+    present = [scope for scope in chain if scope]
+    found: dict[str, Any] = {}
+    for name in inst.config.variable_names:
+        for scope in present:
+            if name in scope:
+                found[name] = scope[name]
+                break
+    return found
 
 
 def build_source(settings: Any, auth: ClusterAuth) -> tuple[Source, RestClient]:

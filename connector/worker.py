@@ -16,7 +16,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import re
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -39,7 +38,6 @@ from connector.discovery import (
     WaitingInstance,
     build_source,
 )
-from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.observability import Metrics, StatusServer, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
@@ -51,96 +49,6 @@ log = logging.getLogger("connector.worker")
 # Discovery retries back off up to 10 discovery intervals, and never beyond a minute.
 MAX_DISCOVERY_BACKOFF = 60.0
 DISCOVERY_BACKOFF_INTERVALS = 10
-RESPONSE_NAMES = frozenset({"body", "status", "headers", "reason", "response"})
-# FEEL keywords, and built-in functions whose names contain spaces (removed before scanning).
-_FEEL_KEYWORDS = frozenset(
-    (
-        "and",
-        "or",
-        "not",
-        "if",
-        "then",
-        "else",
-        "for",
-        "in",
-        "return",
-        "some",
-        "every",
-        "satisfies",
-        "true",
-        "false",
-        "null",
-        "instance",
-        "of",
-        "function",
-        "between",
-    )
-)
-_MULTI_WORD_FUNCTIONS = (
-    "years and months duration",
-    "date and time",
-    "list contains",
-    "string length",
-    "upper case",
-    "lower case",
-    "substring before",
-    "substring after",
-    "starts with",
-    "ends with",
-    "day of week",
-    "day of year",
-    "week of year",
-    "month of year",
-    "get value",
-    "get entries",
-    "context put",
-    "context merge",
-    "is defined",
-    "is empty",
-    "string join",
-    "index of",
-    "insert before",
-    "distinct values",
-    "round half up",
-    "round half down",
-    "round up",
-    "round down",
-    "list replace",
-    "duplicate values",
-)
-_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
-_FUNCTIONS = re.compile(r"(?:" + "|".join(re.escape(f) for f in _MULTI_WORD_FUNCTIONS) + r")\s*\(")
-_NAME = re.compile(r"(?<![\w.])([A-Za-z_$?][\w$?]*)(?!\s*[(:\w])")
-
-
-def expression_names(text: str | None) -> set[str]:
-    """Names an expression may read from its context (a cheap over-approximation).
-
-    Function calls, context keys, property accesses and string contents are not names.
-    """
-    if not text:
-        return set()
-    body = _STRING.sub('""', text.lstrip().removeprefix("="))
-    body = _FUNCTIONS.sub("(", body)
-    return {m.group(1) for m in _NAME.finditer(body)} - _FEEL_KEYWORDS
-
-
-_CORRELATION_PROPS = (
-    "activationCondition",
-    "correlationKeyExpression",
-    "messageIdExpression",
-    "resultExpression",
-)
-
-
-def needs_variables(config: ElementConfig) -> bool:
-    """Whether a poll of ``config`` must fetch the instance's current variables first."""
-    if config.request_uses_variables:
-        return True
-    names: set[str] = set()
-    for prop in _CORRELATION_PROPS:
-        names |= expression_names(config.properties.get(prop))
-    return bool(names - RESPONSE_NAMES)
 
 
 class LoaderClosed(Exception):
@@ -382,7 +290,6 @@ class Worker:
         self._variables = VariableLoader(
             self.discovery.fetch_variables, self._cluster_pool, parallel=2
         )
-        self._needs_vars: dict[int, bool] = {}
         self._published: dict[tuple[int, str], _Published] = {}
         self._last_vars: dict[tuple[int, str], dict[str, Any]] = {}
         self._shutting_down = False
@@ -568,8 +475,6 @@ class Worker:
                     reason=error.reason,
                     process_definition_key=str(ref.key),
                 )
-            for config in definition.configs.values():
-                self._needs_vars[id(config)] = needs_variables(config)
         self.definitions = snapshot.definitions
         self.metrics.set(
             "invalid_elements",
@@ -620,17 +525,11 @@ class Worker:
 
     # ------------------------------------------------------------------ poll hooks
 
-    def _needs(self, config: ElementConfig) -> bool:
-        cached = self._needs_vars.get(id(config))
-        if cached is None:
-            cached = self._needs_vars[id(config)] = needs_variables(config)
-        return cached
-
     async def prepare(self, targets: Sequence[WaitingInstance]) -> Sequence[Prepared | PollFailure]:
         loop = asyncio.get_running_loop()
         variables: dict[tuple[int, str], dict[str, Any]] = {}
         variable_error: PollFailure | None = None
-        wanting = [t for t in targets if self._needs(t.config)]
+        wanting = [t for t in targets if t.config.needs_variables]
         if wanting:
             try:
                 variables = await self._variables.load(wanting)
@@ -657,7 +556,7 @@ class Worker:
     ) -> list[Prepared | PollFailure]:
         results: list[Prepared | PollFailure] = []
         for target in targets:
-            needs = self._needs(target.config)
+            needs = target.config.needs_variables
             if needs and variable_error is not None and target.key not in variables:
                 results.append(variable_error)
                 continue

@@ -190,6 +190,44 @@ def test_feel_request_fields_need_variables() -> None:
     assert load_one(headers='{"a": "b"}').request_uses_variables is False
 
 
+@pytest.mark.parametrize(
+    ("props", "names"),
+    [
+        ({}, set()),  # the default correlation key reads only the response
+        ({"url": '=baseUrl + "/x"'}, {"baseUrl"}),
+        ({"headers": '={"a": "b"}'}, set()),  # FEEL, but constant
+        ({"body": "={ids: for o in orders return o.id}", "method": "POST"}, {"orders"}),
+        ({"queryParameters": "={q: string length(term)}"}, {"term"}),
+        ({"activationCondition": "=list contains(body.closed, ticketId)"}, {"ticketId"}),
+        ({"activationCondition": '=status = 200 and response.body.x = "y"'}, set()),
+        ({"correlationKeyExpression": "=orderId"}, {"orderId"}),
+        ({"messageIdExpression": '=body.id + "-" + attempt'}, {"attempt"}),
+        ({"resultExpression": "={a: body.a, b: a, who: assignee}"}, {"assignee"}),
+        ({"resultExpression": "={x: headers, y: reason}"}, set()),
+        ({"url": '="https://h/" + secrets.PATH + "/" + tenant'}, {"tenant"}),
+        ({"readTimeoutInSeconds": "=timeoutSeconds"}, {"timeoutSeconds"}),
+        (
+            {"authentication.type": "bearer", "authentication.token": "=accessToken"},
+            {"accessToken"},
+        ),
+    ],
+)
+def test_variable_names_are_computed_once_from_the_expressions(
+    props: dict[str, str], names: set[str]
+) -> None:
+    config = load_one(**props)
+    assert config.variable_names == names
+    assert config.needs_variables is bool(names)
+
+
+def test_response_names_count_as_variables_in_request_fields() -> None:
+    # Request fields see only the instance's variables: "status" is a variable there.
+    config = load_one(url='="https://h/" + status', correlationKeyExpression="=body.id + status")
+    assert config.request_variable_names == {"status"}
+    assert config.variable_names == {"status"}
+    assert load_one(correlationKeyExpression="=status").variable_names == set()
+
+
 def test_secrets_in_feel_are_syntax_checked_with_a_stand_in() -> None:
     config = load_one(url='="https://h/" + secrets.PATH + "?k={{secrets.KEY}}"')
     assert config.url.expression is None  # compiled per binding, after substitution

@@ -1786,3 +1786,79 @@ def test_nested_output_target_merges_into_the_parent_value_not_the_local_one(
     wire.complete(job.key)
     assert waiting_at(wire, pi, "after")
     assert wire.scope_variables(pi)["a"] == {"c": 2, "b": 1}
+
+
+def test_parallel_gateway_joins_after_a_token_on_every_incoming_flow(wire: Wire) -> None:
+    # components/modeler/bpmn/parallel-gateways/parallel-gateways.md: a joining parallel gateway
+    # waits until a token arrived on each incoming sequence flow, then continues once.
+    left, right = unique("left"), unique("right")
+    body = (
+        START
+        + '<bpmn:parallelGateway id="fork"/><bpmn:parallelGateway id="join"/>\n'
+        + task("a", left)
+        + task("b", right)
+        + END
+        + seq("start", "fork")
+        + seq("fork", "a")
+        + seq("fork", "b")
+        + seq("a", "join")
+        + seq("b", "join")
+        + seq("join", "end")
+    )
+    wire.deploy("p", bpmn("join-p", body))
+    pi = wire.start("join-p")
+    [job_a] = wire.activate(left)
+    [job_b] = wire.activate(right)
+    wire.complete(job_a.key, {"fromA": 1})
+    assert wire.instance_state(pi) == "ACTIVE"
+    assert passed(wire, pi, "join") == 0
+    wire.complete(job_b.key, {"fromB": 2})
+    assert wire.instance_state(pi) == "COMPLETED"
+    assert passed(wire, pi, "join") == 1
+    assert passed(wire, pi, "end") == 1
+    assert wire.scope_variables(pi) == {"fromA": 1, "fromB": 2}
+
+
+def test_receive_task_waits_for_its_message_and_maps_it(wire: Wire) -> None:
+    # components/modeler/bpmn/receive-tasks/receive-tasks.md: a receive task opens a message
+    # subscription on entering and completes when the message is correlated; output mappings
+    # apply to the message variables as for a catch event; it can carry boundary events.
+    name, reminder = unique("reply"), unique("nudge")
+    body = (
+        START
+        + '<bpmn:receiveTask id="reply" messageRef="m"><bpmn:extensionElements>'
+        + io(outputs={"answer": "=text"})
+        + "</bpmn:extensionElements></bpmn:receiveTask>\n"
+        + message_boundary("nudge", "reply", "n", interrupting=False)
+        + '<bpmn:endEvent id="nudged"/>\n'
+        + END
+        + seq("start", "reply")
+        + seq("reply", "end")
+        + seq("nudge", "nudged")
+    )
+    wire.deploy("p", bpmn("recv-p", body, msg("m", name) + msg("n", reminder)))
+    pi = wire.start("recv-p", {"orderId": "o-50"})
+    subs = wire.subscriptions(processInstanceKey=str(pi), messageSubscriptionState="CREATED")
+    assert sorted(s["elementId"] for s in subs) == ["nudge", "reply"]
+    wire.publish(reminder, "o-50")
+    assert passed(wire, pi, "nudged") == 1
+    assert waiting_at(wire, pi, "reply")
+    wire.publish(name, "o-50", variables={"text": "yes", "noise": 1})
+    assert wire.instance_state(pi) == "COMPLETED"
+    assert wire.scope_variables(pi) == {"orderId": "o-50", "answer": "yes"}
+
+
+def test_message_subscription_search_lists_process_instance_subscriptions_only(
+    wire: Wire,
+) -> None:
+    # REST v2 8.8 `POST /v2/message-subscriptions/search` returns the subscriptions of process
+    # instances (a `processInstanceKey` and `elementInstanceKey` each); message start event
+    # subscriptions are not part of it in 8.8 (a `messageSubscriptionType` to tell them apart
+    # only came with 8.10).
+    name, job_type = unique("order"), unique("hold")
+    wire.deploy("s", message_start_process("sub-kind-p", name, job_type))
+    assert wire.subscriptions(messageName=name) == []
+    wire.deploy("c", catch_process("sub-kind-c", name))
+    pi = wire.start("sub-kind-c", {"orderId": "k"})
+    [sub] = wire.subscriptions(messageName=name)
+    assert sub["processInstanceKey"] == str(pi)

@@ -101,7 +101,8 @@ def test_invalid_element_is_reported_and_not_served(dev: DevEngine) -> None:
 
 
 def test_variables_are_fetched_in_batches_with_full_values(dev: DevEngine) -> None:
-    dev.engine.deploy([("p.bpmn", catch_process("vars", polling_properties(URL)).encode())])
+    props = polling_properties(URL, result="={size: string length(big)}")
+    dev.engine.deploy([("p.bpmn", catch_process("vars", props).encode())])
     keys = start_many(dev, "vars", 30)
     big = "x" * 20000  # longer than the search's truncation limit
     dev.engine.set_variables(keys[0], {"big": big}, local=False)
@@ -113,6 +114,21 @@ def test_variables_are_fetched_in_batches_with_full_values(dev: DevEngine) -> No
     by_pik = {w.process_instance_key: values[w.key] for w in waiting}
     assert by_pik[keys[0]]["big"] == big
     assert by_pik[keys[7]] == {"base": "http://127.0.0.1:9", "id": "i7"}
+
+
+def test_only_the_variables_the_element_reads_are_fetched(dev: DevEngine) -> None:
+    dev.engine.deploy([("p.bpmn", catch_process("few", polling_properties(URL)).encode())])
+    keys = start_many(dev, "few", 30)
+    for key in keys:  # unread, and too long for the search: each would cost a request
+        dev.engine.set_variables(key, {"notes": "x" * 20000, "other": 1}, local=False)
+    disc = discovery(dev, page_size=500, batch_size=10)
+    waiting = list(disc.cycle().waiting.values())
+    assert waiting[0].config.variable_names == {"base", "id"}
+    before = disc.source.requests_made
+    values = disc.fetch_variables(waiting)
+    assert disc.source.requests_made - before == 3  # one per batch, no full values
+    by_pik = {w.process_instance_key: values[w.key] for w in waiting}
+    assert by_pik[keys[3]] == {"base": "http://127.0.0.1:9", "id": "i3"}
 
 
 SCOPED = (
@@ -153,7 +169,7 @@ PROPS
 def test_variables_follow_zeebe_scopes(dev: DevEngine) -> None:
     props = "\n".join(
         f'<zeebe:property name="{k}" value="{v.replace(chr(34), "&#34;")}" />'
-        for k, v in polling_properties(URL).items()
+        for k, v in polling_properties(URL, result="={w: where, l: local}").items()
     )
     xml = SCOPED.replace("PROPS", props)
     assert element_ancestors(xml)["Wait"] == ("Sub",)

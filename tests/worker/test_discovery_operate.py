@@ -23,7 +23,7 @@ DEFINITIONS = [
 ]
 XML = {
     101: catch_process("op", polling_properties(URL)),
-    102: catch_process("op", polling_properties(URL, interval="PT2S")),
+    102: catch_process("op", polling_properties(URL, interval="PT2S", result="={count: n}")),
     201: boundary_process("bnd", polling_properties(URL)),
 }
 FLOW_NODES = [
@@ -37,6 +37,8 @@ VARIABLES = [
     {"key": 9002, "processInstanceKey": 1000, "scopeKey": 1001, "name": "id", "value": '"local"'},
     {"key": 9003, "processInstanceKey": 2000, "scopeKey": 2000, "name": "id", "value": '"b"'},
     {"key": 9004, "processInstanceKey": 2000, "scopeKey": 2000, "name": "n", "value": "4"},
+    # read by version 2's result expression only: not a variable of instance 1000's poll
+    {"key": 9005, "processInstanceKey": 1000, "scopeKey": 1000, "name": "n", "value": "5"},
 ]
 
 
@@ -154,7 +156,8 @@ def test_operate_source_reads_variables_with_scopes(operate: dict[str, Any]) -> 
     disc = Discovery(OperateV1Source(RestClient(operate["url"]), page_size=10))
     waiting = {w.element_instance_key: w for w in disc.cycle().waiting.values()}
     values = disc.fetch_variables([waiting[1001], waiting[2001]])
-    assert values[waiting[1001].key] == {"id": "local"}  # the local scope hides the root one
+    # the local scope hides the root one; only the names each element reads are kept
+    assert values[waiting[1001].key] == {"id": "local"}
     assert values[waiting[2001].key] == {"id": "b", "n": 4}
 
 
