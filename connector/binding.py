@@ -32,6 +32,7 @@ from connector.elements import (
     parse_timeout,
     quote_for_feel,
 )
+from connector.errors import ElementPropertyError
 from connector.http.auth import (
     ApiKeyAuth,
     Auth,
@@ -48,14 +49,8 @@ from connector.secrets import SecretNotFoundError, SecretProvider, replace_secre
 _EMPTY_PASSWORD_MARKER = "SPEC_PASSWORD_EMPTY_PATTERN"
 
 
-class BindingError(Exception):
+class BindingError(ElementPropertyError):
     """A request property could not be bound for one instance."""
-
-    def __init__(self, element: str, prop: str, reason: str) -> None:
-        super().__init__(f"{element} property '{prop}': {reason}")
-        self.element = element
-        self.property = prop
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

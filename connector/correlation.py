@@ -23,19 +23,14 @@ from typing import Any
 
 from connector.binding import to_json
 from connector.elements import ElementConfig
+from connector.errors import ElementPropertyError
 from connector.http.response import HttpResponse
 
 log = logging.getLogger(__name__)
 
 
-class CorrelationError(Exception):
+class CorrelationError(ElementPropertyError):
     """An expression of the element gave an unusable result (names element + property)."""
-
-    def __init__(self, element: str, prop: str, reason: str) -> None:
-        super().__init__(f"{element} property '{prop}': {reason}")
-        self.element = element
-        self.property = prop
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
