@@ -24,7 +24,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import requests
 
@@ -304,9 +304,8 @@ class WaitingInstance:
         return (self.element_instance_key, self.element_id)
 
 
-@dataclass(frozen=True, slots=True)
-class WaitingRow:
-    """A raw waiting element instance as a source reports it."""
+class WaitingRow(NamedTuple):
+    """A raw waiting element instance as a source reports it (a tuple: 10,000s per cycle)."""
 
     element_instance_key: int
     process_instance_key: int
@@ -317,8 +316,7 @@ class WaitingRow:
     tenant_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class VariableRow:
+class VariableRow(NamedTuple):
     key: int
     name: str
     value: str
@@ -645,6 +643,7 @@ class Discovery:
         self._cache: dict[int, Definition] = {}
         self._unreadable: set[int] = set()
         self._lock = threading.Lock()
+        self._waiting: dict[tuple[int, str], WaitingInstance] = {}  # the last cycle's
 
     def definition(self, key: int) -> Definition | None:
         return self._cache.get(key)
@@ -695,6 +694,7 @@ class Discovery:
             if definition is not None and definition.has_polling:
                 active[ref.key] = definition
         waiting: dict[tuple[int, str], WaitingInstance] = {}
+        previous = self._waiting
         skipped = 0
         for row in self.source.waiting(active):
             definition = active.get(row.process_definition_key)
@@ -707,6 +707,18 @@ class Discovery:
                 active[row.process_definition_key] = definition
             config = definition.config_for(row.element_id, row.message_name)
             if config is None:
+                continue
+            key = (row.element_instance_key, config.element_id)
+            known = previous.get(key)
+            if (
+                known is not None
+                and known.config is config
+                and known.process_instance_key == row.process_instance_key
+                and known.process_definition_key == row.process_definition_key
+                and known.correlation_key == row.correlation_key
+                and known.tenant_id == row.tenant_id
+            ):
+                waiting[key] = known  # unchanged (and owned): no new object per cycle
                 continue
             if not owns(row.element_instance_key, self.shard_index, self.shard_count):
                 skipped += 1
@@ -723,6 +735,7 @@ class Discovery:
                 config=config,
             )
             waiting[instance.key] = instance
+        self._waiting = waiting
         return Snapshot(
             definitions=active,
             waiting=waiting,

@@ -7,7 +7,9 @@ The scheduler knows nothing about HTTP, FEEL or Zeebe. It drives three injected 
   in batches) or per-target failures;
 * ``execute(requests)`` performs a chunk of requests to one host (the worker runs a chunk as
   one job of its thread pool: one hand-off per chunk instead of one per request);
-* ``deliver(target, prepared, response)`` evaluates the response for one target and publishes.
+* ``deliver(target, prepared, response)`` evaluates the response for one target and publishes;
+  it returns the outcome at once when there is nothing to wait for (most polls: condition
+  not met), or an awaitable of it (a publish), so only polls that wait cost a task.
 
 Rules implemented here:
 
@@ -21,15 +23,20 @@ Rules implemented here:
   from a 429/503 is honoured, success resets;
 * bounded concurrency overall and per host; the per-host limit is taken first so a slow host
   never holds global slots while it queues;
+* a host's calls queue for its lanes (a lane runs one chunk of calls at a time in a thread):
+  a slow host gets up to ``max_per_host`` lanes, a fast one as few as keep the process busy
+  (:func:`lanes_for`), as every extra thread competes for the interpreter;
 * sharding across replicas by a stable hash of the element instance key (:func:`owns`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import heapq
+import inspect
 import logging
 import math
 import time
@@ -103,7 +110,9 @@ class PollHooks(Protocol[T_contra]):
         """Run requests (to one host); per request (response or PollFailure, seconds)."""
         ...
 
-    async def deliver(self, target: T_contra, prepared: Prepared, response: Any) -> str: ...
+    def deliver(
+        self, target: T_contra, prepared: Prepared, response: Any
+    ) -> str | Awaitable[str]: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -150,6 +159,60 @@ class SchedulerLimits:
     max_backoff: float = 300.0
     batch_window: float = 0.05
     chunk_size: int = 16
+    #: A round's calls to one host should take about this long per lane (seconds): a fast
+    #: host gets few lanes (threads), a slow one up to ``max_per_host``.
+    lane_budget: float = 0.05
+    min_lanes: int = 1
+
+
+class HostLatency:
+    """A host's uncontended call time: the fastest call in the last two windows.
+
+    The fastest call rather than the mean: a call's wall time also counts the time its
+    thread waited for the interpreter while other lanes ran, which grows with the lanes
+    themselves (a mean would keep a fast host on many lanes because it has many lanes).
+    A host that turns slow is seen as slow within two windows.
+    """
+
+    __slots__ = ("_current", "_previous", "_rotated", "window")
+
+    def __init__(self, now: float, *, window: float = 5.0) -> None:
+        self._current = math.inf
+        self._previous = math.inf
+        self._rotated = now
+        self.window = window
+
+    def add(self, seconds: float, now: float) -> None:
+        if now - self._rotated >= self.window:
+            self._previous, self._current = self._current, math.inf
+            self._rotated = now
+        if seconds < self._current:
+            self._current = seconds
+
+    def estimate(self) -> float | None:
+        best = min(self._current, self._previous)
+        return None if best == math.inf else best
+
+
+def lanes_for(
+    calls: int, latency: float | None, limits: SchedulerLimits, cpu_per_call: float | None = None
+) -> int:
+    """How many lanes (threads, one chunk of calls at a time each) serve one host.
+
+    Unknown latency: as many as allowed (a slow host must not queue behind itself).
+    Known: enough for a round's ``calls`` to take about ``lane_budget``, but no more than
+    it takes to keep the process busy while calls wait for the host (``latency`` over the
+    process's CPU time per call: Little's law): every further thread only competes for
+    the interpreter. At least ``min_lanes``, so the host's answer time overlaps our work.
+    """
+    if calls <= 1:
+        return max(0, calls)
+    if latency is None:
+        return max(min(calls, limits.max_per_host), -(-calls // limits.chunk_size))
+    wanted = math.ceil(calls * latency / limits.lane_budget)
+    if cpu_per_call is not None and cpu_per_call > 0:
+        wanted = min(wanted, math.ceil(latency / cpu_per_call))
+    return max(1, min(calls, limits.max_per_host, max(wanted, limits.min_lanes)))
 
 
 class Scheduler(Generic[T]):
@@ -178,12 +241,19 @@ class Scheduler(Generic[T]):
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._shared: dict[Hashable, _Shared] = {}
-        self._inflight: dict[Hashable, asyncio.Future[_Shared]] = {}
+        self._inflight: dict[Hashable, _Fetch[T]] = {}  # queued or running calls by key
         # Pollers per request key: responses are kept for reuse only when a key is shared,
         # so 10,000 distinct requests do not keep 10,000 response bodies in memory.
         self._key_counts: dict[Hashable, int] = {}
         self._global = asyncio.Semaphore(self._limits.max_concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._latency: dict[str, HostLatency] = {}
+        self._queues: dict[str, collections.deque[_Fetch[T]]] = {}
+        self._lanes: dict[str, int] = {}  # running lanes per host
+        self._wanted: dict[str, int] = {}  # lanes per host the last round asked for
+        # The process's CPU seconds per HTTP call (all its work, measured every second).
+        self._cpu_mark = (time.process_time(), 0)
+        self._cpu_per_call: float | None = None
         self._last_prune = 0.0
         self.http_calls = 0
 
@@ -292,6 +362,10 @@ class Scheduler(Generic[T]):
         if now - self._last_prune < 1.0:
             return
         self._last_prune = now
+        cpu, calls = time.process_time(), self.http_calls
+        if calls - self._cpu_mark[1] >= 10:  # too few calls say little about their cost
+            self._cpu_per_call = (cpu - self._cpu_mark[0]) / (calls - self._cpu_mark[1])
+            self._cpu_mark = (cpu, calls)
         for key in [k for k, s in self._shared.items() if now - s.at > s.ttl]:
             del self._shared[key]
 
@@ -316,38 +390,116 @@ class Scheduler(Generic[T]):
         for key, members in groups.items():
             shared = self._shared.get(key)
             if shared is not None and all(now - shared.at < p.interval for p, _ in members):
-                self._spawn(self._deliver_all(members, shared))  # fresh: no HTTP call
+                self._deliver_members(members, shared)  # fresh: no HTTP call
                 continue
             running = self._inflight.get(key)
             if running is not None:  # the same request is on its way: share its answer
-                self._spawn(self._deliver_when(members, running))
+                running.members.extend(members)
                 continue
             if self._stopping:
                 self._abandon(members)  # shutting down: no new HTTP calls
                 continue
-            self._inflight[key] = asyncio.get_running_loop().create_future()
-            ttl = max(p.interval for p, _ in members)
-            due = min(p.next_due for p, _ in members)
-            fetch = _Fetch(key, members[0][1], ttl, due, members)
-            fetches.setdefault(members[0][1].host, []).append(fetch)
+            if len(members) == 1:
+                first = members[0][0]
+                ttl, due = first.interval, first.next_due
+            else:
+                ttl = max(p.interval for p, _ in members)
+                due = min(p.next_due for p, _ in members)
+            prepared = members[0][1]
+            fetch = self._inflight[key] = _Fetch(key, prepared, ttl, due, members)
+            host_fetches = fetches.get(prepared.host)
+            if host_fetches is None:
+                fetches[prepared.host] = [fetch]
+            else:
+                host_fetches.append(fetch)
         for host, items in fetches.items():
-            # Spread a host's calls over max_per_host chunks (more when they would exceed
-            # chunk_size); a chunk is one executor job: one thread hand-off for several calls.
-            lanes = max(
-                min(len(items), self._limits.max_per_host),
-                -(-len(items) // self._limits.chunk_size),
-            )
-            for lane in range(lanes):
-                self._spawn(self._fetch_chunk(host, items[lane::lanes]))
+            queue = self._queues.get(host)
+            if queue is None:
+                queue = self._queues[host] = collections.deque()
+            queue.extend(items)
+            self._start_lanes(host, queue, len(items))
 
-    async def _fetch_chunk(self, host: str, chunk: list[_Fetch[T]]) -> None:
+    def _start_lanes(self, host: str, queue: collections.deque[_Fetch[T]], new: int) -> None:
+        """Make sure enough lanes drain ``host``'s queue for the ``new`` calls of this round.
+
+        Lanes persist across rounds, so a fast host keeps its few threads busy rather than
+        gaining more. Sized by the round, not by the backlog: a backlog means the worker
+        is short of CPU, and more threads would only compete for it.
+        """
+        latency = self._latency.get(host)
+        estimate = latency.estimate() if latency is not None else None
+        wanted = lanes_for(new, estimate, self._limits, self._cpu_per_call)
+        self._wanted[host] = wanted
+        while self._lanes.get(host, 0) < wanted:
+            self._lanes[host] = self._lanes.get(host, 0) + 1
+            self._spawn(self._lane(host, queue))
+
+    async def _lane(self, host: str, queue: collections.deque[_Fetch[T]]) -> None:
+        """Run ``host``'s queued calls a chunk (one executor job) at a time until none are
+        left, or until the host needs fewer lanes than it has.
+
+        The next chunk is started before the answers of the last one are delivered, so a
+        lane's calls overlap the evaluation of their predecessors.
+        """
+        current = self._next_chunk(host, queue)
         try:
-            outcomes = await self._call(host, [f.prepared.request for f in chunk])
+            while current is not None:
+                chunk, started, call = current
+                current = None
+                try:
+                    outcomes = await call
+                except asyncio.CancelledError:
+                    call.cancel()
+                    self._drop(chunk)
+                    raise
+                current = self._next_chunk(host, queue)
+                self._complete(host, chunk, outcomes, started)
         except asyncio.CancelledError:
-            for fetch in chunk:
-                self._inflight.pop(fetch.key, None)
-                self._abandon(fetch.members)
+            if current is not None:
+                current[2].cancel()
+                self._drop(current[0])
+            self._drop(list(queue))  # shutting down: nothing queued for this host will run
+            queue.clear()
             raise
+        finally:
+            left = self._lanes.get(host, 1) - 1
+            if left > 0:
+                self._lanes[host] = left
+            else:
+                self._lanes.pop(host, None)
+
+    def _next_chunk(
+        self, host: str, queue: collections.deque[_Fetch[T]]
+    ) -> tuple[list[_Fetch[T]], float, asyncio.Future[list[tuple[Any, float | None]]]] | None:
+        """Take and start the lane's next chunk; None when the lane should stop."""
+        lanes = max(1, self._lanes.get(host, 1))
+        if not queue or lanes > self._wanted.get(host, lanes):
+            return None
+        size = max(1, min(self._limits.chunk_size, -(-len(queue) // lanes)))
+        chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
+        call = asyncio.ensure_future(self._call(host, [f.prepared.request for f in chunk]))
+        return chunk, self._clock(), call
+
+    def _drop(self, chunk: list[_Fetch[T]]) -> None:
+        for fetch in chunk:
+            self._inflight.pop(fetch.key, None)
+            self._abandon(fetch.members)
+
+    def _complete(
+        self,
+        host: str,
+        chunk: list[_Fetch[T]],
+        outcomes: Sequence[tuple[Any, float | None]],
+        started: float,
+    ) -> None:
+        now = self._clock()
+        latency = self._latency.get(host)
+        if latency is None:
+            latency = self._latency[host] = HostLatency(now)
+        # Calls without their own time (transport errors): the chunk's mean per call.
+        mean = (now - started) / max(1, len(chunk))
+        for _, seconds in outcomes:
+            latency.add(mean if seconds is None else seconds, now)
         for fetch, (result, seconds) in zip(chunk, outcomes, strict=True):
             if isinstance(result, PollFailure):
                 shared = _Shared(at=fetch.due, ttl=fetch.ttl, error=result)
@@ -360,10 +512,8 @@ class Scheduler(Generic[T]):
                 self._shared[fetch.key] = shared
             else:
                 self._shared.pop(fetch.key, None)
-            future = self._inflight.pop(fetch.key, None)
-            if future is not None and not future.done():
-                future.set_result(shared)
-            self._spawn(self._deliver_all(fetch.members, shared))
+            self._inflight.pop(fetch.key, None)
+            self._deliver_members(fetch.members, shared)
 
     async def _call(
         self, host: str, requests: list[Any]
@@ -384,34 +534,34 @@ class Scheduler(Generic[T]):
                 return [(failure, None)] * len(requests)
         return list(outcomes)
 
-    async def _deliver_when(
-        self, members: list[tuple[Poller[T], Prepared]], future: asyncio.Future[_Shared]
-    ) -> None:
-        try:
-            shared = await asyncio.shield(future)
-        except asyncio.CancelledError:
-            self._abandon(members)
-            raise
-        await self._deliver_all(members, shared)
-
-    async def _deliver_all(
-        self, members: list[tuple[Poller[T], Prepared]], shared: _Shared
-    ) -> None:
-        try:
-            if len(members) == 1:
-                await self._deliver(members[0][0], members[0][1], shared)
+    def _deliver_members(self, members: list[tuple[Poller[T], Prepared]], shared: _Shared) -> None:
+        """Hand the response to every member; only deliveries that must wait get a task."""
+        for poller, prepared in members:
+            if shared.error is not None:
+                self._finish(poller, shared.error, shared.at)
+                continue
+            try:
+                outcome = self._hooks.deliver(poller.target, prepared, shared.response)
+            except PollFailure as failure:
+                self._finish(poller, failure, self._clock())
+                continue
+            except Exception as exc:
+                log.exception("delivering a response failed")
+                self._finish(poller, PollFailure("internal_error", str(exc)), self._clock())
+                continue
+            if inspect.isawaitable(outcome):
+                self._spawn(self._deliver_later(poller, outcome, shared))
             else:
-                await asyncio.gather(*(self._deliver(p, prep, shared) for p, prep in members))
-        except asyncio.CancelledError:
-            self._abandon(members)
-            raise
+                self._finish(poller, None, shared.at, outcome)
 
-    async def _deliver(self, poller: Poller[T], prepared: Prepared, shared: _Shared) -> None:
-        if shared.error is not None:
-            self._finish(poller, shared.error, shared.at)
-            return
+    async def _deliver_later(
+        self, poller: Poller[T], outcome: Awaitable[str], shared: _Shared
+    ) -> None:
         try:
-            outcome = await self._hooks.deliver(poller.target, prepared, shared.response)
+            result = await outcome
+        except asyncio.CancelledError:
+            poller.in_flight = False
+            raise
         except PollFailure as failure:
             self._finish(poller, failure, self._clock())
             return
@@ -419,7 +569,7 @@ class Scheduler(Generic[T]):
             log.exception("delivering a response failed")
             self._finish(poller, PollFailure("internal_error", str(exc)), self._clock())
             return
-        self._finish(poller, None, shared.at, outcome)
+        self._finish(poller, None, shared.at, result)
 
     def _finish(
         self,

@@ -16,10 +16,12 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import math
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +30,7 @@ from pyzeebe import ZeebeClient
 
 from connector.binding import BindingError, BoundRequest, bind_request
 from connector.config import Settings, split_grpc_address
-from connector.correlation import CorrelationError, evaluate_response
+from connector.correlation import Activation, CorrelationError, evaluate_response
 from connector.discovery import (
     ClusterAuth,
     ClusterError,
@@ -38,6 +40,7 @@ from connector.discovery import (
     WaitingInstance,
     build_source,
 )
+from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.observability import Metrics, StatusServer, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
@@ -46,6 +49,8 @@ from connector.secrets import EnvSecretProvider, SecretProvider
 
 log = logging.getLogger("connector.worker")
 
+# A request bound with secrets is bound afresh at least this often (rotated secrets).
+SECRET_REBIND_SECONDS = 60.0
 # Discovery retries back off up to 10 discovery intervals, and never beyond a minute.
 MAX_DISCOVERY_BACKOFF = 60.0
 DISCOVERY_BACKOFF_INTERVALS = 10
@@ -128,6 +133,43 @@ class VariableLoader:
                         future.set_result(values)
         finally:
             self._running -= 1
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(slots=True)
+class _Bound:
+    """An instance's last bound request, reused while the inputs it was bound from hold."""
+
+    config: ElementConfig
+    prepared: Prepared
+    expires: float  # requests with secrets are re-bound now and then (rotated secrets)
+
+    def reusable(self, config: ElementConfig, scope: Mapping[str, Any], now: float) -> bool:
+        if config is not self.config or now >= self.expires:
+            return False
+        before = self.prepared.context
+        assert isinstance(before, Mapping)
+        for name in config.request_variable_names:
+            if name in before:
+                if name not in scope or not same_value(before[name], scope[name]):
+                    return False
+            elif name in scope:
+                return False
+        return True
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same JSON types all the way down (``1 == 1.0 == True`` in Python,
+    but FEEL renders them differently)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 @dataclass
@@ -292,6 +334,8 @@ class Worker:
         )
         self._published: dict[tuple[int, str], _Published] = {}
         self._last_vars: dict[tuple[int, str], dict[str, Any]] = {}
+        self._bound: dict[tuple[int, str], _Bound] = {}
+        self._secret_configs: dict[int, bool] = {}
         self._shutting_down = False
         self._rest_up: bool | None = None
         self._grpc_up: bool | None = None
@@ -491,7 +535,13 @@ class Worker:
         for target in removed:
             self._published.pop(target.key, None)
             self._last_vars.pop(target.key, None)
+            self._bound.pop(target.key, None)
             log_event(log, "poller removed", **_instance_fields(target))
+        # A poll binding in a thread while its poller was removed may have cached again.
+        for cache in (self._bound, self._last_vars):
+            if len(cache) > len(snapshot.waiting):
+                for key in [k for k in cache if k not in snapshot.waiting]:
+                    cache.pop(key, None)
         self._log_element_changes(snapshot.waiting)
         self._ready = True
 
@@ -555,14 +605,24 @@ class Worker:
         variable_error: PollFailure | None,
     ) -> list[Prepared | PollFailure]:
         results: list[Prepared | PollFailure] = []
+        now = time.monotonic()
         for target in targets:
-            needs = target.config.needs_variables
+            config = target.config
+            needs = config.needs_variables
             if needs and variable_error is not None and target.key not in variables:
                 results.append(variable_error)
                 continue
-            scope = variables.get(target.key, {}) if needs else {}
+            scope = variables.get(target.key, _EMPTY) if needs else _EMPTY
+            bound = self._bound.get(target.key)
+            if bound is not None and bound.reusable(config, scope, now):
+                # Same inputs, same request: skip the FEEL, the URL parsing and the digest.
+                # Holding the new scope keeps one variables dict per instance alive, not two.
+                old = bound.prepared
+                bound.prepared = Prepared(old.coalesce_key, old.host, old.request, scope)
+                results.append(bound.prepared)
+                continue
             try:
-                request = bind_request(target.config, scope, self.secrets)
+                request = bind_request(config, scope, self.secrets)
             except BindingError as exc:
                 results.append(PollFailure("binding_error", str(exc)))
                 continue
@@ -570,8 +630,21 @@ class Worker:
                 results.append(PollFailure("binding_error", f"{type(exc).__name__}: {exc}"))
                 continue
             host = urlsplit(request.url).netloc or request.url
-            results.append(Prepared(request.coalesce_key, host, request, scope))
+            prepared = Prepared(request.coalesce_key, host, request, scope)
+            expires = now + SECRET_REBIND_SECONDS if self._uses_secrets(config) else math.inf
+            self._bound[target.key] = _Bound(config, prepared, expires)
+            results.append(prepared)
         return results
+
+    def _uses_secrets(self, config: ElementConfig) -> bool:
+        known = self._secret_configs.get(id(config))
+        if known is None:
+            fields = [config.method, config.url, config.query_parameters, config.headers]
+            fields += [config.body, config.connection_timeout, config.read_timeout]
+            fields += list(config.auth.fields.values())
+            known = any(f is not None and f.has_secrets for f in fields)
+            self._secret_configs[id(config)] = known
+        return known
 
     async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
         loop = asyncio.get_running_loop()
@@ -599,7 +672,10 @@ class Worker:
                 outcomes.append((failure, None))
         return outcomes
 
-    async def deliver(self, target: WaitingInstance, prepared: Prepared, response: Any) -> str:
+    def deliver(
+        self, target: WaitingInstance, prepared: Prepared, response: Any
+    ) -> str | Awaitable[str]:
+        """Evaluate ``response`` for ``target``: the outcome now, or the publish to await."""
         assert isinstance(response, HttpResponse)
         context = prepared.context if isinstance(prepared.context, Mapping) else {}
         try:
@@ -613,15 +689,18 @@ class Worker:
             raise PollFailure("correlation_error", str(exc)) from None
         if activation is None:
             return "not_met"
-        now = time.monotonic()
         previous = self._published.get(target.key)
         if (
             previous is not None
             and previous.message_id == activation.message_id
-            and now < previous.until
+            and time.monotonic() < previous.until
         ):
             # Already published; the query API has not caught up yet.
             return "already_published"
+        return self._publish(target, activation)
+
+    async def _publish(self, target: WaitingInstance, activation: Activation) -> str:
+        now = time.monotonic()
         assert self._zeebe is not None
         try:
             outcome = await publish_message(self._zeebe, activation, tenant_id=target.tenant_id)

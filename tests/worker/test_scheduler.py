@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from connector.scheduler import (
+    HostLatency,
     PollFailure,
     Prepared,
     Scheduler,
     SchedulerLimits,
     backoff_delay,
+    lanes_for,
     next_slot,
     owns,
     shard_of,
@@ -311,3 +313,88 @@ def test_owns_partition(count: int) -> None:
     keys = range(1000, 1300)
     owners = [[i for i in range(count) if owns(k, i, count)] for k in keys]
     assert all(len(o) == 1 for o in owners)
+
+
+# ---------------------------------------------------------------------------- lanes
+
+
+def test_lanes_follow_the_host_latency() -> None:
+    limits = SchedulerLimits(max_per_host=8, lane_budget=0.05, chunk_size=16, min_lanes=1)
+    assert lanes_for(0, None, limits) == 0 and lanes_for(1, 0.5, limits) == 1
+    assert lanes_for(40, None, limits) == 8  # unknown host: as many as allowed
+    assert lanes_for(40, 0.001, limits) == 1  # 40 fast calls fit one lane's budget
+    assert lanes_for(40, 0.5, limits) == 8  # a slow host gets every lane it may have
+    assert lanes_for(3, 0.5, limits) == 3  # never more lanes than calls
+    # CPU-bound: no more lanes than keep the process busy while calls wait (Little's law)
+    assert lanes_for(1000, 0.001, limits, cpu_per_call=0.001) == 1
+    assert lanes_for(1000, 0.004, limits, cpu_per_call=0.001) == 4
+    assert lanes_for(1000, 0.5, limits, cpu_per_call=0.001) == 8
+
+
+def test_host_latency_is_the_fastest_recent_call() -> None:
+    latency = HostLatency(0.0, window=5.0)
+    assert latency.estimate() is None
+    for seconds in (0.02, 0.001, 0.3):  # slow calls of a contended process do not count
+        latency.add(seconds, 1.0)
+    assert latency.estimate() == 0.001
+    latency.add(0.4, 6.0)  # next window: the previous one still counts
+    assert latency.estimate() == 0.001
+    latency.add(0.5, 11.0)  # two windows of slow calls: the host is slow now
+    assert latency.estimate() == 0.4
+
+
+async def test_a_fast_host_is_served_by_one_lane_once_its_latency_is_known() -> None:
+    active = {"now": 0, "max": 0}
+
+    async def behaviour(request: str) -> str:
+        active["now"] += 1
+        active["max"] = max(active["max"], active["now"])
+        await asyncio.sleep(0)  # let any other lane run its calls meanwhile
+        active["now"] -= 1
+        return "ok"
+
+    hooks = FakeHooks(behaviour=behaviour)
+    scheduler = make(hooks, max_per_host=8, max_concurrency=8)
+    task = await running(scheduler)
+    scheduler.sync({f"t{i}": Target(f"t{i}", f"r{i}", interval=0.2) for i in range(40)})
+    await until(lambda: len(hooks.delivered) >= 40)
+    assert active["max"] > 1  # first round: the latency is unknown, every lane is used
+    active["max"] = 0
+    await until(lambda: len(hooks.delivered) >= 160)
+    await finish(scheduler, task)
+    assert active["max"] == 1  # reported 1 ms per call: one lane has the budget for 40
+
+
+@dataclass
+class SyncDeliverHooks(FakeHooks):
+    """deliver answers at once, except for targets whose name starts with "pub"."""
+
+    async def publish(self, name: str) -> str:
+        await asyncio.sleep(0)
+        self.delivered.append((time.monotonic(), name))
+        return "activated"
+
+    def deliver(self, target: Target, prepared: Prepared, response: Any) -> Any:  # type: ignore[override]
+        if target.name.startswith("pub"):
+            return self.publish(target.name)
+        if target.name.startswith("bad"):
+            raise PollFailure("correlation_error", "no key")
+        self.delivered.append((time.monotonic(), target.name))
+        return "not_met"
+
+
+async def test_deliver_may_answer_at_once_or_with_an_awaitable() -> None:
+    hooks = SyncDeliverHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync(
+        {n: Target(n, f"r-{n}", interval=0.05) for n in ("plain", "pub", "bad")},
+    )
+    await until(lambda: {n for _, n in hooks.delivered} == {"plain", "pub"})
+    await until(lambda: getattr(scheduler.get("bad"), "failures", 0) >= 1)
+    await finish(scheduler, task)
+    plain, pub = scheduler.get("plain"), scheduler.get("pub")
+    assert plain is not None and plain.last_outcome == "not_met"
+    assert pub is not None and pub.last_outcome == "activated" and pub.failures == 0
+    bad = scheduler.get("bad")
+    assert bad is not None and bad.last_outcome == "correlation_error"
