@@ -5,16 +5,26 @@ from the standard environment variables (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_P
 TLS is verified (optionally against a CA bundle), and OAuth tokens are cached inside.
 :meth:`HttpClient.execute` is synchronous and thread-safe; the worker calls it from a
 thread pool.
+
+The environment (proxy variables, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, ``.netrc``) is
+read once per client and origin (scheme, user info, host, port), the first time a request
+goes there, not on every poll: re-reading it costs more CPU than the rest of a poll. It is
+assumed not to change while the worker runs; a changed environment needs a restart (or a
+new client).
 """
 
 from __future__ import annotations
 
 import http.cookiejar
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import requests
 import requests.adapters
+import requests.auth
+import requests.utils
 
 from connector import __version__
 from connector.http.auth import (
@@ -43,6 +53,27 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
+#: Distinct origins remembered; past this the cache starts over (URLs come from process
+#: variables, so the set of hosts is not bounded by the deployment).
+_MAX_ORIGINS = 1024
+
+
+class _NoNetrc(requests.auth.AuthBase):
+    """Stands in for "no .netrc entry": a truthy auth keeps requests from searching again."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+_NO_NETRC = _NoNetrc()
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """What the environment says about one origin, as requests itself would compute it."""
+
+    netrc: tuple[str, str] | _NoNetrc
+    settings: Mapping[str, Any]
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -84,6 +115,8 @@ class HttpClient:
         session.cookies.set_policy(_NoCookies())
         session.headers["User-Agent"] = user_agent or f"http-polling-connector/{__version__}"
         self.session = session
+        # Keyed by (skip_encoding, origin as written in the URL); see the module docstring.
+        self._origins: dict[tuple[bool, str], _Origin] = {}
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -101,22 +134,22 @@ class HttpClient:
         With OAuth, a 401 answer invalidates the cached token and the request is sent once
         more with a fresh token.
         """
-        response = self._send(req)
+        safe = redact_url(req.url)
+        response = self._send(req, safe)
         if response.status_code == 401 and isinstance(
             req.auth, OAuthClientCredentials | OAuthRefreshToken
         ):
             response.close()
             self.tokens.invalidate(req.auth)
-            response = self._send(req)
-        return self._read(req, response)
+            response = self._send(req, safe)
+        return self._read(req, response, safe)
 
     # -- internals --------------------------------------------------------------------
 
     def _timeout(self, req: BoundRequest) -> tuple[float | None, float | None]:
         return (req.connect_timeout, req.read_timeout)
 
-    def _send(self, req: BoundRequest) -> requests.Response:
-        safe = redact_url(req.url)
+    def _send(self, req: BoundRequest, safe: str) -> requests.Response:
         headers = dict(req.headers)
         query = list(req.query)
         auth = req.auth
@@ -134,6 +167,8 @@ class HttpClient:
                 auth, self.session, timeout=self._timeout(req), verify=self.verify
             )
             headers["Authorization"] = f"Bearer {token}"
+        key = (req.skip_encoding, _origin_of(req.url))
+        known = self._origins.get(key)
         try:
             prepared = self.session.prepare_request(
                 requests.Request(
@@ -142,20 +177,24 @@ class HttpClient:
                     headers=headers,
                     params=None if req.skip_encoding else query,
                     data=req.body,
+                    # A known origin's .netrc answer; None lets requests look it up.
+                    auth=None if known is None else known.netrc,
                 )
             )
             if req.skip_encoding:
                 # Sent exactly as configured: requests would re-quote the URL otherwise.
                 prepared.url = _append_raw_query(req.url, query)
-            # Proxies (HTTP(S)_PROXY, NO_PROXY) and CA settings from the environment.
-            settings = self.session.merge_environment_settings(
-                prepared.url, {}, True, self.verify, None
-            )
+            if known is None:
+                known = self._remember(key, req.url, prepared.url)
+            settings = known.settings
             return self.session.send(
                 prepared,
                 timeout=self._timeout(req),
                 allow_redirects=req.follow_redirects,
-                **settings,
+                proxies=dict(settings["proxies"]),
+                stream=settings["stream"],
+                verify=settings["verify"],
+                cert=settings["cert"],
             )
         except requests.exceptions.ConnectTimeout:
             raise HttpTransportError("connect_timeout", "connect timed out", url=safe) from None
@@ -175,8 +214,21 @@ class HttpClient:
         except requests.RequestException as exc:
             raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
 
-    def _read(self, req: BoundRequest, response: requests.Response) -> HttpResponse:
-        safe = redact_url(req.url)
+    def _remember(self, key: tuple[bool, str], url: str, prepared_url: str | None) -> _Origin:
+        """Ask requests about the environment for this origin, once (see module docstring)."""
+        netrc = requests.utils.get_netrc_auth(url) if self.session.trust_env else None
+        # Proxies (HTTP(S)_PROXY, NO_PROXY) and CA settings from the environment. Only the
+        # scheme, host and port of the URL matter to requests here.
+        settings = self.session.merge_environment_settings(
+            prepared_url, {}, True, self.verify, None
+        )
+        known = _Origin(netrc=netrc or _NO_NETRC, settings=settings)
+        if len(self._origins) >= _MAX_ORIGINS:
+            self._origins.clear()
+        self._origins[key] = known
+        return known
+
+    def _read(self, req: BoundRequest, response: requests.Response, safe: str) -> HttpResponse:
         try:
             raw = b"" if req.method == "HEAD" else self._read_capped(response, safe)
         finally:
@@ -201,22 +253,42 @@ class HttpClient:
     def _read_capped(self, response: requests.Response, safe: str) -> bytes:
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "")
-        too_large = HttpTransportError("too_large", f"response larger than {limit} bytes", url=safe)
         if declared.isdigit() and int(declared) > limit:
-            raise too_large
+            raise _too_large(limit, safe)
         chunks: list[bytes] = []
         size = 0
         try:
             for chunk in response.iter_content(_CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise too_large
+                    raise _too_large(limit, safe)
                 chunks.append(chunk)
         except requests.exceptions.ConnectionError:
             raise HttpTransportError("read_timeout", "reading the body failed", url=safe) from None
         except requests.RequestException as exc:
             raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
         return b"".join(chunks)
+
+
+def _too_large(limit: int, safe: str) -> HttpTransportError:
+    return HttpTransportError("too_large", f"response larger than {limit} bytes", url=safe)
+
+
+def _origin_of(url: str) -> str:
+    """``url`` up to the end of its authority, as written (cheap; no parsing or quoting).
+
+    The authority ends at the first ``/``, ``?`` or ``#`` after ``://``, as for urllib and
+    urllib3, so URLs with the same prefix have the same scheme, host and port.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = len(rest)
+    for delimiter in "/?#":
+        found = rest.find(delimiter, 0, end)
+        if found != -1:
+            end = found
+    return url[: len(scheme) + 3 + end]
 
 
 def _append_raw_query(url: str, query: list[tuple[str, str]]) -> str:

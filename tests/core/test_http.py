@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -430,3 +431,163 @@ def test_tls_verified_against_ca_bundle(certificate: tuple[str, str]) -> None:
         assert exc.value.kind == "tls"
         with HttpClient(ca_bundle=certificate[0]) as trusting:
             assert trusting.execute(req(tls_server.url + "/secure")).body == {"tls": True}
+
+
+# -- environment: proxies, NO_PROXY, CA bundle (read once per origin, so test repeats) -----
+
+
+def proxy_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """Set exactly these proxy variables; urllib reads both spellings, lower case wins."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_no_proxy_bypasses_per_origin(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with local_server() as proxy:
+        proxy.route("/p", Reply(200, {"via": "proxy"}))
+        server.route("/p", Reply(200, {"via": "direct"}))
+        port, proxy_port = server.url.rsplit(":", 1)[1], proxy.url.rsplit(":", 1)[1]
+        # requests matches NO_PROXY's host:port entries against names, not IP addresses.
+        proxy_env(monkeypatch, HTTP_PROXY=proxy.url, NO_PROXY=f"localhost:{port}")
+        direct, proxied = f"http://localhost:{port}/p", "http://service.invalid/p"
+        # Same host, other port: not covered by NO_PROXY, so it goes through the proxy too.
+        same_host = f"http://localhost:{proxy_port}/p"
+        with HttpClient() as client:
+            for _ in range(2):  # the second round is served from the per-origin cache
+                assert client.execute(req(direct)).body == {"via": "direct"}
+                assert client.execute(req(proxied)).body == {"via": "proxy"}
+                assert client.execute(req(same_host, skip_encoding=True)).body == {"via": "proxy"}
+                assert client.execute(req(same_host)).body == {"via": "proxy"}
+        assert len(server.hits("/p")) == 2
+        assert all(hit.raw_path == "/p" for hit in server.hits("/p"))
+        seen = [hit.raw_path for hit in proxy.hits("/p")]
+        assert seen == [proxied, same_host, same_host] * 2
+
+
+def test_no_proxy_wildcard_and_domain_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
+    with local_server() as proxy:
+        proxy.route("/p", Reply(200, {"via": "proxy"}))
+        proxy_env(monkeypatch, http_proxy=proxy.url, no_proxy="*")
+        with HttpClient() as client, pytest.raises(HttpTransportError) as exc:
+            client.execute(req("http://service.invalid/p"))
+        assert exc.value.kind == "connection"  # went direct: the name does not resolve
+        proxy_env(monkeypatch, http_proxy=proxy.url, no_proxy=".internal.invalid")
+        with HttpClient() as client:
+            assert client.execute(req("http://api.other.invalid/p")).status == 200
+            with pytest.raises(HttpTransportError):
+                client.execute(req("http://api.internal.invalid/p"))
+        assert [hit.raw_path for hit in proxy.hits("/p")] == ["http://api.other.invalid/p"]
+
+
+class TunnelProxy:
+    """A minimal HTTPS proxy: answers CONNECT and relays bytes; records each target."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.targets: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                head += data
+            target = head.split(b" ")[1].decode()
+            self.targets.append(target)
+            host, _, port = target.rpartition(":")
+            upstream = socket.create_connection((host, int(port)), timeout=5)
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            for src, dst in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: object, dst: object) -> None:
+        import socket
+
+        assert isinstance(src, socket.socket) and isinstance(dst, socket.socket)
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_https_proxy_tunnel_with_ca_bundle(
+    certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tunnel = TunnelProxy()
+    try:
+        with local_server(tls=certificate) as tls_server:
+            tls_server.route("/secure", Reply(200, {"tls": True}))
+            proxy_env(monkeypatch, HTTPS_PROXY=tunnel.url, NO_PROXY="")
+            target = tls_server.url.removeprefix("https://")
+            with HttpClient(ca_bundle=certificate[0]) as client:
+                for _ in range(2):
+                    assert client.execute(req(tls_server.url + "/secure")).body == {"tls": True}
+            with HttpClient() as untrusting, pytest.raises(HttpTransportError) as exc:
+                untrusting.execute(req(tls_server.url + "/secure"))
+            assert exc.value.kind == "tls"
+            assert tunnel.targets[0] == target
+            assert set(tunnel.targets) == {target}
+            assert len(tls_server.hits("/secure")) == 2
+    finally:
+        tunnel.close()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_ca_bundle_from_environment_and_verify_off(
+    certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy_env(monkeypatch)
+    with local_server(tls=certificate) as tls_server:
+        tls_server.route("/secure", Reply(200, {"tls": True}))
+        url = tls_server.url + "/secure"
+        with HttpClient(verify_tls=False) as unverified:
+            for _ in range(2):
+                assert unverified.execute(req(url)).body == {"tls": True}
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", certificate[0])
+        with HttpClient() as env_trust:
+            for _ in range(2):
+                assert env_trust.execute(req(url)).body == {"tls": True}
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+        # The configured bundle wins over the environment's.
+        with HttpClient(ca_bundle=certificate[0]) as configured:
+            assert configured.execute(req(url)).body == {"tls": True}
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("http://h:8080/a/b?x=1", "http://h:8080"),
+        ("http://h?x=http://other/", "http://h"),
+        ("https://u:p@h#frag/x", "https://u:p@h"),
+        ("http://[::1]:9/x", "http://[::1]:9"),
+        ("no-scheme/x", "no-scheme/x"),
+    ],
+)
+def test_environment_is_cached_per_origin_as_written(url: str, origin: str) -> None:
+    from connector.http.client import _origin_of
+
+    assert _origin_of(url) == origin
