@@ -25,13 +25,12 @@ import math
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import tracemalloc
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from connector.config import Settings  # noqa: E402
 from connector.devengine.server import DevEngine  # noqa: E402
 from connector.discovery import Discovery, RestClient, RestV2Source  # noqa: E402
+from connector.jsonendpoint import JsonHandler  # noqa: E402
 from connector.worker import Worker  # noqa: E402
 
 PROPS = """
@@ -86,9 +86,7 @@ def _serve(port_queue: Any) -> None:
     lock = threading.Lock()
     body = json.dumps({"id": "x", "status": "waiting"}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/__hits":
                 with lock:
@@ -97,20 +95,7 @@ def _serve(port_queue: Any) -> None:
                 with lock:
                     hits[0] += 1
                 data = body
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out as two writes: without this, Nagle + delayed ACK
-            # add ~40 ms to every keep-alive response.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+            self.send_json(200, data)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -13,16 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from connector.config import Settings
+from connector.jsonendpoint import JsonHandler, serve
 from connector.observability import setup_logging
 
 EXAMPLE = Path(__file__).parent / "examples" / "order-status.bpmn"
@@ -52,41 +50,22 @@ class Shop:
         return body
 
 
-def _handler(shop: Shop) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(shop: Shop) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             order_id = self.path.rstrip("/").rsplit("/", 1)[-1]
             body = shop.status(order_id)
-            data = json.dumps(body if body is not None else {"error": "no such order"}).encode()
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out as two writes: without this, Nagle + delayed ACK
-            # add ~40 ms to every keep-alive response.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return  # the demo narrates instead
+            if body is None:
+                self.send_json(404, {"error": "no such order"})
+            else:
+                self.send_json(200, body)
 
     return Handler
 
 
-@contextlib.contextmanager
-def shop_server(shop: Shop) -> Iterator[str]:
+def shop_server(shop: Shop) -> contextlib.AbstractContextManager[str]:
     """Serve ``shop`` on a free port of 127.0.0.1; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(shop))
-    thread = threading.Thread(target=server.serve_forever, name="demo-shop", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(_handler(shop), name="demo-shop")
 
 
 def say(text: str) -> None:

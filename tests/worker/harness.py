@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from connector.jsonendpoint import JsonHandler, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,45 +65,20 @@ class Endpoint:
             return self.responses.get(path, (404, {"error": "unknown"}, {}))
 
 
-def _handler(endpoint: Endpoint) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+def _handler(endpoint: Endpoint) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             status, body, extra = endpoint.answer(self.path, dict(self.headers.items()))
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out as two writes: without this, Nagle + delayed ACK
-            # add ~40 ms to every keep-alive response.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+            self.send_json(status, body, extra)
 
     return Handler
 
 
 def serve_endpoint() -> Iterator[Endpoint]:
     endpoint = Endpoint()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(endpoint))
-    server.daemon_threads = True
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(endpoint)) as url:
+        endpoint.url = url
         yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class WorkerProcess:
