@@ -75,6 +75,10 @@ class Settings(BaseModel):
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None
+    status_token: str | None = None
+    status_basic_auth: str | None = None
+    status_show_details: bool = False
+    status_max_connections: int = 64
     log_format: LogFormat = "plain"
     log_level: str = "INFO"
     shutdown_grace: float = 10.0
@@ -94,6 +98,9 @@ class Settings(BaseModel):
         for name in ("password", "client_secret"):
             if data[name] is not None:
                 data[name] = "***"
+        for opt in OPTIONS:  # every option marked secret, whoever added it
+            if opt.secret and data.get(opt.field) is not None:
+                data[opt.field] = "***"
         return data
 
 
@@ -333,6 +340,36 @@ OPTIONS: tuple[Option, ...] = (
         "default off)",
     ),
     Option(
+        "status_token",
+        "--status-token",
+        ("CONNECTOR_STATUS_TOKEN",),
+        "str",
+        "require 'Authorization: Bearer TOKEN' for /, /inbound and /metrics (probes stay open)",
+        secret=True,
+    ),
+    Option(
+        "status_basic_auth",
+        "--status-basic-auth",
+        ("CONNECTOR_STATUS_BASIC_AUTH",),
+        "str",
+        "require basic auth USER:PASSWORD for /, /inbound and /metrics (probes stay open)",
+        secret=True,
+    ),
+    Option(
+        "status_show_details",
+        "--status-show-details",
+        ("CONNECTOR_STATUS_SHOW_DETAILS",),
+        "bool",
+        "show correlation keys and response-body excerpts on the status port (default hidden)",
+    ),
+    Option(
+        "status_max_connections",
+        "--status-max-connections",
+        ("CONNECTOR_STATUS_MAX_CONNECTIONS",),
+        "int",
+        "open status-port connections at most; the oldest idle one is closed (default 64)",
+    ),
+    Option(
         "log_format",
         "--log-format",
         ("CONNECTOR_LOG_FORMAT",),
@@ -551,6 +588,11 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
     port = values.get("http_port")
     if port is not None and not 0 <= port <= 65535:
         problems.append(f"{_name('http_port')}: must be between 0 and 65535")
+    if values.get("status_max_connections", 1) < 1:
+        problems.append(f"{_name('status_max_connections')}: must be at least 1")
+    basic = values.get("status_basic_auth")
+    if basic is not None and ":" not in basic:
+        problems.append(f"{_name('status_basic_auth')}: must be USER:PASSWORD")
     ca = values.get("ca_certificate_path")
     if ca is not None and not os.path.isfile(ca):
         problems.append(f"{_name('ca_certificate_path')}: file {ca!r} does not exist")

@@ -42,7 +42,15 @@ from connector.discovery import (
 )
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
-from connector.observability import Metrics, StatusServer, log_event
+from connector.observability import (
+    ActivityLog,
+    Metrics,
+    StatusAuth,
+    StatusLimits,
+    StatusServer,
+    element_health,
+    log_event,
+)
 from connector.publish import PublishError, PublishOutcome, publish_message
 from connector.scheduler import STOPPED, PollFailure, Prepared, Scheduler, SchedulerLimits
 from connector.secrets import EnvSecretProvider, SecretProvider
@@ -344,6 +352,7 @@ class Worker:
         self._last_discovery_error: str | None = None
         self._active_elements: set[tuple[int, str]] = set()
         self.status_server: StatusServer | None = None
+        self.activity = ActivityLog()  # recent events per element, for /inbound and the page
         self.metrics.gauge_function("pollers", lambda: float(len(self.scheduler)))
         self.metrics.gauge_function("cluster_up", lambda: 1.0 if self._rest_up else 0.0)
 
@@ -359,6 +368,10 @@ class Worker:
                 inbound=self.inbound_status,
                 host=self.settings.http_host,
                 port=self.settings.http_port,
+                limits=StatusLimits(max_connections=self.settings.status_max_connections),
+                auth=StatusAuth(self.settings.status_token, self.settings.status_basic_auth),
+                show_details=self.settings.status_show_details,
+                page=_status_page,
             )
             await self.status_server.start()
             log_event(
@@ -610,6 +623,7 @@ class Worker:
             config = target.config
             needs = config.needs_variables
             if needs and variable_error is not None and target.key not in variables:
+                self._note_failure(config.label, target, variable_error)
                 results.append(variable_error)
                 continue
             scope = variables.get(target.key, _EMPTY) if needs else _EMPTY
@@ -624,10 +638,11 @@ class Worker:
             try:
                 request = bind_request(config, scope, self.secrets)
             except BindingError as exc:
-                results.append(PollFailure("binding_error", str(exc)))
+                results.append(self._note_failure(config.label, target, "binding_error", exc))
                 continue
             except Exception as exc:  # a binding bug must not stop other instances
-                results.append(PollFailure("binding_error", f"{type(exc).__name__}: {exc}"))
+                failure = PollFailure("binding_error", f"{type(exc).__name__}: {exc}")
+                results.append(self._note_failure(config.label, target, failure))
                 continue
             host = urlsplit(request.url).netloc or request.url
             prepared = Prepared(request.coalesce_key, host, request, scope)
@@ -664,12 +679,14 @@ class Worker:
             except HttpStatusError as exc:
                 retry = exc.retry_after if exc.status in (429, 503) else None
                 failure = PollFailure("http_error", str(exc), retry_after=retry)
+                self._note_failure(request.element, None, failure)
                 outcomes.append((failure, time.perf_counter() - started))
             except HttpTransportError as exc:
-                outcomes.append((PollFailure("transport_error", str(exc)), None))
+                failure = PollFailure("transport_error", str(exc))
+                outcomes.append((self._note_failure(request.element, None, failure), None))
             except Exception as exc:  # a client bug must not take the chunk down
                 failure = PollFailure("transport_error", f"{type(exc).__name__}: {exc}")
-                outcomes.append((failure, None))
+                outcomes.append((self._note_failure(request.element, None, failure), None))
         return outcomes
 
     def deliver(
@@ -686,9 +703,24 @@ class Worker:
                 element_instance_key=target.element_instance_key,
             )
         except CorrelationError as exc:
-            raise PollFailure("correlation_error", str(exc)) from None
+            failure = PollFailure("correlation_error", str(exc))
+            raise self._note_failure(target.config.label, target, failure) from None
+        label, polled = target.config.label, f"polled: HTTP {response.status}"
         if activation is None:
+            self.activity.record(
+                label,
+                "not_met",
+                f"{polled}, activation condition not met",
+                element_instance_key=target.element_instance_key,
+            )
             return "not_met"
+        self.activity.record(
+            label,
+            "met",
+            f"{polled}, activation condition met",
+            element_instance_key=target.element_instance_key,
+            correlation_key=activation.correlation_key,
+        )
         previous = self._published.get(target.key)
         if (
             previous is not None
@@ -705,6 +737,7 @@ class Worker:
         try:
             outcome = await publish_message(self._zeebe, activation, tenant_id=target.tenant_id)
         except PublishError as exc:
+            self._note_failure(target.config.label, target, "publish_error", exc)
             self.metrics.inc("publish_failures_total")
             if exc.transient:
                 self._set_grpc_state(False, str(exc))
@@ -713,6 +746,15 @@ class Worker:
         ttl = activation.ttl.total_seconds()
         self._published[target.key] = _Published(activation.message_id, now + ttl)
         self.metrics.inc("correlations_total")
+        duplicate = outcome is PublishOutcome.DUPLICATE
+        self.activity.record(
+            target.config.label,
+            "published",
+            f"message '{activation.message_name}' published"
+            + (" (rejected as a duplicate message id)" if duplicate else ""),
+            element_instance_key=target.element_instance_key,
+            correlation_key=activation.correlation_key,
+        )
         log_event(
             log,
             "correlated",
@@ -723,6 +765,22 @@ class Worker:
             duplicate=outcome is PublishOutcome.DUPLICATE or None,
         )
         return "activated"
+
+    def _note_failure(
+        self,
+        element: str,
+        target: WaitingInstance | None,
+        failure: PollFailure | str,
+        exc: Exception | None = None,
+    ) -> PollFailure:
+        """Record a failed poll step in the element's activity log; returns the failure."""
+        if not isinstance(failure, PollFailure):
+            failure = PollFailure(failure, str(exc))
+        key = None if target is None else target.element_instance_key
+        self.activity.record(
+            element, failure.outcome, failure.reason, "ERROR", element_instance_key=key
+        )
+        return failure
 
     # ------------------------------------------------------------------ status
 
@@ -748,6 +806,9 @@ class Worker:
         for key, definition in sorted(self.definitions.items()):
             ref = definition.ref
             for config in definition.configs.values():
+                label = config.label
+                pollers = by_element.get((key, config.element_id), [])
+                counts = self.activity.counts(label)
                 elements.append(
                     {
                         "processDefinitionId": config.process_id,
@@ -759,7 +820,10 @@ class Worker:
                         "messageName": config.message_name,
                         "interval": config.interval.total_seconds(),
                         "status": "ACTIVE",
-                        "pollers": by_element.get((key, config.element_id), []),
+                        "pollers": pollers,
+                        "polls": sum(n for tag, n in counts.items() if tag != "published"),
+                        "counts": counts,
+                        "logs": self.activity.events(label),
                     }
                 )
             for error in definition.errors:
@@ -772,8 +836,18 @@ class Worker:
                         "status": "INVALID",
                         "error": f"property '{error.property}': {error.reason}",
                         "pollers": [],
+                        "logs": [],
                     }
                 )
+        for element in elements:
+            # Camunda's runtime shape (health + logs), so existing habits carry over.
+            state, reason = element_health(element)
+            element["health"] = {
+                "status": "DOWN" if state == "INVALID" else "UP",
+                "state": state,
+                "error": None if reason is None else {"message": reason},
+                "details": {"Process instances": len(element["pollers"])},
+            }
         return {
             "cluster": {
                 "rest": _state(self._rest_up),
@@ -786,6 +860,12 @@ class Worker:
             "httpCalls": self.scheduler.http_calls,
             "elements": elements,
         }
+
+
+def _status_page(doc: Mapping[str, Any]) -> str:
+    from connector.statuspage import render_page
+
+    return render_page(doc)
 
 
 def _state(up: bool | None) -> str:
