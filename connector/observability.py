@@ -565,8 +565,14 @@ class StatusServer:
         return len(self._connections)
 
     async def start(self) -> None:
+        # The backlog is also how many connections asyncio accepts in one go before the
+        # handlers can evict: keeping it at the cap bounds descriptors to a few caps.
         self._server = await asyncio.start_server(
-            self._handle, self._host, self._port, limit=self._limits.max_header_bytes
+            self._handle,
+            self._host,
+            self._port,
+            limit=self._limits.max_header_bytes,
+            backlog=self._limits.max_connections,
         )
 
     async def stop(self) -> None:
