@@ -10,10 +10,13 @@ FROM python:3.11-slim
 COPY --from=build /install /usr/local
 RUN useradd --system --uid 10001 --no-create-home connector
 USER 10001
-# The status port (health probes, Prometheus metrics, /inbound) listens on all interfaces
-# inside the container; publish it only where you need it.
+# The status port (health probes, metrics, /inbound, the status page) listens on the
+# container's loopback only, so the image is safe by default: the HEALTHCHECK below still
+# works. To reach it from outside the container (docker -p, compose, Kubernetes probes) set
+# CONNECTOR_HTTP_HOST=0.0.0.0 and publish it on 127.0.0.1 (-p 127.0.0.1:9090:9090), or protect
+# it with CONNECTOR_STATUS_TOKEN / CONNECTOR_STATUS_BASIC_AUTH.
 ENV PYTHONUNBUFFERED=1 \
-    CONNECTOR_HTTP_HOST=0.0.0.0 \
+    CONNECTOR_HTTP_HOST=127.0.0.1 \
     CONNECTOR_HTTP_PORT=9090
 EXPOSE 9090
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
