@@ -31,7 +31,7 @@ padding:.7em 1em;margin:0 0 1em}
 table{border-collapse:collapse;margin:.4em 0}td,th{padding:.15em .8em .15em 0;text-align:left;
 vertical-align:top}th{color:#555;font-weight:500}
 .act{font-family:ui-monospace,monospace;font-size:12px}
-.ERROR{color:#b71c1c}.WARNING{color:#e65100}
+.act td:first-child{white-space:nowrap}.ERROR{color:#b71c1c}.WARNING{color:#e65100}
 """
 
 
