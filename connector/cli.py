@@ -1,4 +1,5 @@
-"""``http-polling-connector run | demo | dev-engine | validate FILE.bpmn... | --version``."""
+"""``http-polling-connector run | demo | dev-engine | validate FILE.bpmn... | explain FILE.bpmn
+[ELEMENT] | --version``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 
 from connector import __version__
 
-COMMANDS = ("run", "demo", "dev-engine", "validate")
+COMMANDS = ("run", "demo", "dev-engine", "validate", "explain")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +41,16 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="check the polling elements of BPMN files; exit 1 on errors"
     )
     validate.add_argument("files", nargs="+", metavar="FILE.bpmn")
+    from connector.explain import add_arguments as add_explain_arguments
+
+    explain = sub.add_parser(
+        "explain",
+        help="send one poll of a polling element and explain whether and why it would fire",
+        description="Bind the element's request as the worker would, send it once (or every "
+        "interval with --watch), and show the request (secrets masked), the response, the "
+        "activation condition's value and why, and the message that would be published.",
+    )
+    add_explain_arguments(explain)
     return parser
 
 
@@ -111,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(namespace)
     if namespace.command == "validate":
         return _validate(namespace.files)
+    if namespace.command == "explain":
+        from connector.explain import run as run_explain
+
+        return run_explain(namespace)
     if namespace.command == "demo":
         from connector.demo import run_demo
 

@@ -533,6 +533,9 @@ class Worker:
                     process_definition_key=str(ref.key),
                 )
         self.definitions = snapshot.definitions
+        self.activity.forget(
+            {c.label for d in snapshot.definitions.values() for c in d.configs.values()}
+        )
         self.metrics.set(
             "invalid_elements",
             float(sum(len(d.errors) for d in snapshot.definitions.values())),
