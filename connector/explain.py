@@ -22,13 +22,13 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from connector.binding import BindingError, BoundRequest, bind_request, to_json
 from connector.correlation import CorrelationError, evaluate_response, response_context
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.http.auth import ApiKeyAuth, BasicAuth, BearerAuth, NoAuth
-from connector.http.response import redact_url
 from connector.secrets import EnvSecretProvider, SecretProvider
 
 MASK = "***"
@@ -57,11 +57,26 @@ class RecordingSecrets:
 
 
 def mask(text: str, secrets: set[str]) -> str:
-    """``text`` with every secret value replaced by ``***`` (longest first)."""
-    for value in sorted(secrets, key=len, reverse=True):
+    """``text`` with every secret value, plain or URL-encoded, replaced by ``***``."""
+    forms = {
+        form for value in secrets for form in (value, quote(value, safe=""), quote_plus(value))
+    }
+    for value in sorted(forms, key=len, reverse=True):
         if len(value) >= 3:  # masking "a" would shred the output and hide nothing
             text = text.replace(value, MASK)
     return text
+
+
+def display_url(url: str, secrets: set[str]) -> str:
+    """The URL with its query (useful to see) but without user info; secrets masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rpartition("@")[2]
+    return mask(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), secrets)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -144,7 +159,7 @@ def describe_request(request: BoundRequest, secrets: set[str]) -> dict[str, Any]
         body = mask(request.body.decode("utf-8", "replace"), secrets)
     return {
         "method": request.method,
-        "url": mask(redact_url(request.url), secrets),
+        "url": display_url(request.url, secrets),
         "query": query,
         "headers": headers,
         "body": body,
@@ -412,11 +427,12 @@ def _publish(result: dict[str, Any], grpc_address: str | None) -> str:
 
 def run(
     namespace: argparse.Namespace,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """The ``explain`` command; 0 explained, 1 the element failed (binding, HTTP, FEEL),
     2 a usage problem."""
+    out = out or sys.stdout
     try:
         config = select_element(namespace.file, namespace.element)
         variables = parse_variables(namespace.variables)
