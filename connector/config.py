@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -301,7 +302,9 @@ OPTIONS: tuple[Option, ...] = (
         "--shard-index",
         ("CONNECTOR_SHARD_INDEX",),
         "int",
-        "this replica's shard, 0..shard-count-1 (default 0)",
+        "this replica's shard, 0..shard-count-1, or auto: the pod ordinal of a Kubernetes "
+        "StatefulSet (POD_INDEX from the pod-index label, else the -N suffix of HOSTNAME) "
+        "(default 0)",
     ),
     Option(
         "shard_count",
@@ -499,6 +502,12 @@ def load_settings(
                     break
         if raw is None:
             continue
+        if opt.field == "shard_index" and str(raw).strip().lower() == "auto":
+            try:
+                raw = auto_shard_index(env)
+            except ValueError as exc:
+                problems.append(f"{_describe_origin(opt, origin)}=auto: {exc}")
+                continue
         try:
             value = _convert(opt, raw, origin)
         except ValueError as exc:
@@ -597,6 +606,29 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
     if ca is not None and not os.path.isfile(ca):
         problems.append(f"{_name('ca_certificate_path')}: file {ca!r} does not exist")
     return problems
+
+
+POD_INDEX_VARIABLES = ("CONNECTOR_POD_INDEX", "POD_INDEX")
+
+
+def auto_shard_index(env: Mapping[str, str]) -> int:
+    """The ordinal of this StatefulSet pod: ``POD_INDEX`` (the downward API's
+    ``apps.kubernetes.io/pod-index`` label) or the ``-N`` suffix of the pod name in
+    ``HOSTNAME``; ValueError saying what is missing."""
+    for name in POD_INDEX_VARIABLES:
+        value = env.get(name, "").strip()
+        if value:
+            if not value.isdigit():
+                raise ValueError(f"{name}={value!r} is not a pod ordinal")
+            return int(value)
+    hostname = env.get("HOSTNAME", "").strip()
+    match = re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?-(\d+)", hostname)
+    if match is None:
+        raise ValueError(
+            "needs a StatefulSet pod: POD_INDEX or a HOSTNAME ending in -<ordinal>, "
+            f"got HOSTNAME={hostname!r}"
+        )
+    return int(match.group(2))
 
 
 def split_grpc_address(address: str) -> tuple[str, bool | None] | None:
