@@ -17,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import datetime as dt
+import functools
 import hmac
 import json
 import logging
 import re
+import socket
 import sys
 import threading
 import time
@@ -549,39 +552,84 @@ class StatusServer:
         self._auth = auth or StatusAuth()
         self._show_details = show_details
         self._page = page
-        self._server: asyncio.Server | None = None
+        self._socket: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._connections: dict[_Connection, None] = {}  # insertion order = age
         self._log = logging.getLogger(__name__)
         self.rejections = RateLimitedLog(self._log)
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
+        if self._socket is None:
             raise RuntimeError("server not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self._socket.getsockname()[1])
 
     @property
     def open_connections(self) -> int:
         return len(self._connections)
 
     async def start(self) -> None:
-        # The backlog is also how many connections asyncio accepts in one go before the
-        # handlers can evict: keeping it at the cap bounds descriptors to a few caps.
-        self._server = await asyncio.start_server(
-            self._handle,
-            self._host,
-            self._port,
-            limit=self._limits.max_header_bytes,
-            backlog=self._limits.max_connections,
+        family = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server(
+            (self._host, self._port), family=family, backlog=self._limits.max_connections
         )
+        sock.setblocking(False)
+        self._socket = sock
+        self._acceptor = asyncio.ensure_future(self._accept_loop(sock))
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for connection in list(self._connections):
-                connection.writer.transport.abort()
-            await self._server.wait_closed()
-            self._server = None
+        if self._acceptor is not None:
+            self._acceptor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._acceptor
+            self._acceptor = None
+        for connection in list(self._connections):
+            connection.writer.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        """Accept one connection at a time and make room for it *before* the next accept.
+
+        asyncio's own server accepts a backlog's worth at once and runs the handlers later,
+        so under CPU load a flood of idle clients gets far past any cap enforced in the
+        handler; here the count is exact at every accept.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, _ = await loop.sock_accept(sock)
+            except asyncio.CancelledError:
+                raise
+            except OSError as exc:  # EMFILE and friends: back off instead of spinning
+                self._reject("accept", f"accept failed: {exc.strerror or exc}")
+                await asyncio.sleep(0.1)
+                continue
+            if not self._make_room():
+                self._reject("busy", "too many status connections")
+                client.close()
+                continue
+            reader = asyncio.StreamReader(limit=self._limits.max_header_bytes)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            try:
+                transport, _ = await loop.connect_accepted_socket(
+                    functools.partial(_same, protocol), client
+                )
+            except OSError:
+                client.close()
+                continue
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+            connection = _Connection(writer)
+            self._connections[connection] = None
+            task = asyncio.ensure_future(self._handle(connection, reader))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def document(self) -> Any:
         """The ``/inbound`` document as this port shows it (redacted unless enabled)."""
@@ -606,10 +654,9 @@ class StatusServer:
             return 200, "text/html; charset=utf-8", self._page(self.document()).encode()
         return 404, "application/json", b'{"status":404,"title":"Not Found"}'
 
-    def _admit(self, connection: _Connection) -> bool:
-        """Make room for ``connection``: evict the oldest one still reading its request."""
+    def _make_room(self) -> bool:
+        """Room for one more connection: evict the oldest one still reading its request."""
         if len(self._connections) < self._limits.max_connections:
-            self._connections[connection] = None
             return True
         victim = next((c for c in self._connections if c.reading), None)
         if victim is None:  # every slot is busy writing: refuse the newcomer instead
@@ -617,19 +664,14 @@ class StatusServer:
         self._reject("evicted", "too many status connections; closed the oldest idle one")
         self._connections.pop(victim, None)
         victim.writer.transport.abort()
-        self._connections[connection] = None
         return True
 
     def _reject(self, reason: str, message: str, peer: str | None = None) -> None:
         self._metrics.inc("status_requests_rejected_total", reason=reason)
         self.rejections.emit("status request rejected", reason=reason, detail=message, peer=peer)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = _Connection(writer)
-        if not self._admit(connection):
-            self._reject("busy", "too many status connections")
-            writer.transport.abort()
-            return
+    async def _handle(self, connection: _Connection, reader: asyncio.StreamReader) -> None:
+        writer = connection.writer
         peer = _peer(writer)
         try:
             try:
@@ -652,7 +694,7 @@ class StatusServer:
                 await self._respond(connection, 400, "text/plain", b"bad request")
                 return
             await self._serve(connection, method, target, headers)
-        except (ConnectionError, TimeoutError):
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):
             pass
         except Exception as exc:  # never a traceback per request, never disturb the worker
             self._reject("error", f"{type(exc).__name__} while answering", peer)
@@ -695,6 +737,10 @@ class StatusServer:
         connection.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         async with asyncio.timeout(self._limits.write_timeout):
             await connection.writer.drain()
+
+
+def _same(protocol: asyncio.StreamReaderProtocol) -> asyncio.StreamReaderProtocol:
+    return protocol
 
 
 def _peer(writer: asyncio.StreamWriter) -> str | None:

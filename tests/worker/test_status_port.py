@@ -271,9 +271,9 @@ def test_idle_connection_flood_leaves_polls_and_probes_alone(
         live = requests.get(f"http://127.0.0.1:{worker.port}/health/live", timeout=10)
         assert live.status_code == 200 and time.monotonic() - started < 5
         until(lambda: len(endpoint.hits_for("/orders/1")) >= before + 5, 20, "polls go on")
-        # The cap (64) plus at most two accept batches in flight, never the whole flood
-        # (measured: about 65 above the baseline).
-        assert peak - baseline <= 3 * 64, (baseline, peak)
+        # The cap (64) and a few in passing, never the whole flood (measured: 65 above the
+        # baseline, also with the CPU saturated).
+        assert peak - baseline <= 64 + 20, (baseline, peak)
         rejected = worker.logs("status request rejected")
         assert 1 <= len(rejected) <= 10
         assert not any("Traceback" in line for line in worker.raw)
