@@ -105,14 +105,47 @@ def parse_variables(text: str | None) -> dict[str, Any]:
 
 def select_element(path: str, element_id: str | None) -> ElementConfig:
     """The polling element ``element_id`` of the BPMN file (the only one if not given)."""
-    from connector.bpmn import BpmnError
-    from connector.elements import load_elements
-
     try:
         with open(path, "rb") as handle:
             xml = handle.read()
     except OSError as exc:
         raise ExplainError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return element_of(xml, path, element_id)
+
+
+def cluster_xml(process_id: str, rest_address: str | None) -> tuple[bytes, str]:
+    """(BPMN XML, a name for messages) of the latest deployed version of ``process_id``,
+    read through the cluster REST API configured as for ``run`` (or ``rest_address``)."""
+    from connector.config import ConfigError, load_settings
+    from connector.discovery import ClusterError, build_source
+    from connector.worker import cluster_auth
+
+    try:
+        settings = load_settings({"rest_address": rest_address})
+    except ConfigError as exc:
+        raise ExplainError("; ".join(exc.problems)) from None
+    source, client = build_source(settings, cluster_auth(settings))
+    try:
+        refs = [r for r in source.definitions() if r.process_id == process_id]
+        if not refs:
+            raise ExplainError(f"no deployed process '{process_id}' at {settings.rest_base}")
+        ref = max(refs, key=lambda r: (r.version or 0, r.key))
+        xml = source.xml(ref.key)
+    except ClusterError as exc:
+        raise ExplainError(f"cluster REST API at {settings.rest_base}: {exc}") from None
+    finally:
+        client.close()
+    if xml is None:
+        raise ExplainError(f"process '{process_id}': the cluster returned no BPMN XML")
+    return xml.encode(), f"process '{process_id}' version {ref.version}"
+
+
+def element_of(xml: bytes, source: str, element_id: str | None) -> ElementConfig:
+    """The polling element ``element_id`` of ``xml`` (the only one if not given)."""
+    from connector.bpmn import BpmnError
+    from connector.elements import load_elements
+
+    path = source
     try:
         configs, errors = load_elements(xml, source=path)
     except BpmnError as exc:
@@ -373,8 +406,16 @@ def render_text(result: Mapping[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE.bpmn")
+    parser.add_argument(
+        "file", metavar="FILE.bpmn", nargs="?", help="the diagram (or use --process-id)"
+    )
     parser.add_argument("element", nargs="?", help="polling element id (optional if only one)")
+    parser.add_argument(
+        "--process-id",
+        help="read the latest deployed version of this process from the cluster instead of a "
+        "file (REST address and credentials as for run); then ELEMENT is the only argument",
+    )
+    parser.add_argument("--rest-address", help="cluster REST API for --process-id")
     parser.add_argument("--variables", help="instance variables: a JSON object or @file.json")
     parser.add_argument(
         "--element-instance-key",
@@ -434,7 +475,15 @@ def run(
     2 a usage problem."""
     out = out or sys.stdout
     try:
-        config = select_element(namespace.file, namespace.element)
+        if namespace.process_id:
+            if namespace.file and namespace.element:
+                raise ExplainError("with --process-id give only the element id, not a file")
+            xml, name = cluster_xml(namespace.process_id, namespace.rest_address)
+            config = element_of(xml, name, namespace.element or namespace.file)
+        elif namespace.file:
+            config = select_element(namespace.file, namespace.element)
+        else:
+            raise ExplainError("give a BPMN file or --process-id")
         variables = parse_variables(namespace.variables)
     except ExplainError as exc:
         print(f"http-polling-connector explain: {exc}", file=sys.stderr)

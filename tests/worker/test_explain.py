@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connector.cli import main
+from connector.devengine.server import DevEngine
 from tests.worker.bpmn_builder import catch_process, polling_properties
 from tests.worker.harness import Endpoint
 
@@ -148,3 +149,27 @@ def test_watch_polls_every_interval_until_interrupted(
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == 3 and all(r["condition"]["met"] is False for r in lines)
     assert waits == [1.0, 1.0, 1.0]  # PT0.5S, but never faster than once a second
+
+
+def test_process_id_reads_the_deployed_diagram_from_the_cluster(
+    dev: DevEngine,
+    endpoint: Endpoint,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("CAMUNDA_CLIENT_RESTADDRESS", "CAMUNDA_CLIENT_REST_ADDRESS", "ZEEBE_REST_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    url = '=base + "/orders/" + id + "?key={{secrets.API_KEY}}"'
+    old = polling_properties(url, condition='=body.status = "old"')
+    new = polling_properties(url, condition='=body.status = "done"')
+    dev.engine.deploy([("o.bpmn", catch_process("orders", old).encode())])
+    dev.engine.deploy([("o.bpmn", catch_process("orders", new).encode())])  # version 2
+    endpoint.set(f"/orders/A-1?key={SECRET}", {"id": "A-1", "status": "done"})
+    variables = json.dumps({"base": endpoint.url, "id": "A-1"})
+    args = ["explain", "--process-id", "orders", "--rest-address", dev.rest_url]
+    code = main([*args, "Wait", "--variables", variables, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["condition"]["met"] is True  # the latest version's condition
+    assert main([*args[:2], "nope", "--rest-address", dev.rest_url]) == 2
+    assert "no deployed process 'nope'" in capsys.readouterr().err
