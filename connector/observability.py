@@ -172,6 +172,10 @@ class Metrics:
             self._family(name, ())
         for name in ("discovery_requests_total", "discovery_failures_total"):
             self._family(name, ())
+        for name in ("http_request_duration_seconds", "discovery_duration_seconds"):
+            self._family(name, ())
+        self._family("polls_total", ("outcome",))
+        self._family("status_requests_rejected_total", ("reason",))
 
     def declare(
         self, name: str, kind: str, help_text: str, buckets: Sequence[float] = DEFAULT_BUCKETS

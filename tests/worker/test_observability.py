@@ -97,3 +97,33 @@ async def test_status_server_endpoints() -> None:
         assert status == 404
     finally:
         await server.stop()
+
+
+def test_prometheus_client_exposition_keeps_names_and_adds_process_metrics() -> None:
+    metrics = Metrics()
+    metrics.inc("polls_total", outcome="activated")
+    metrics.inc("discovery_requests_total", 3.0)
+    metrics.gauge_function("pollers", lambda: 1 / 0)  # a broken callback never breaks a scrape
+    text = metrics.render()
+    for name in (
+        "http_polling_pollers",
+        "http_polling_polls_total",
+        "http_polling_http_requests_total",
+        "http_polling_http_request_duration_seconds",
+        "http_polling_correlations_total",
+        "http_polling_publish_failures_total",
+        "http_polling_discovery_duration_seconds",
+        "http_polling_discovery_requests_total",
+        "http_polling_discovery_failures_total",
+        "http_polling_cluster_up",
+        "http_polling_invalid_elements",
+        "http_polling_status_requests_rejected_total",
+    ):
+        assert f"# HELP {name} " in text, name
+    assert "http_polling_discovery_requests_total 3.0" in text
+    assert "http_polling_pollers NaN" in text
+    assert "process_resident_memory_bytes " in text and "process_open_fds " in text
+    assert "python_info{" in text
+    assert "_created" not in text
+    # Series that exist from the start read 0 before anything happened.
+    assert "http_polling_correlations_total 0.0" in text
