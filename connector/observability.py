@@ -364,7 +364,8 @@ def element_health(element: Mapping[str, Any]) -> tuple[str, str | None]:
 # ---------------------------------------------------------------------------- redaction
 
 REDACTED = "(hidden)"
-_STATUS_EXCERPT = re.compile(r"^(HTTP \d{3}\b[^:]*?(?: from \S+?)?): .*$", re.DOTALL)
+# Anywhere in the text: health reasons quote the error after their own words.
+_STATUS_EXCERPT = re.compile(r"(HTTP \d{3}\b[^:]*?(?: from \S+?)?): .*$", re.DOTALL)
 _TEXT_KEYS = frozenset({"lastError", "error", "message", "lastDiscoveryError", "reason"})
 _KEY_KEYS = frozenset({"correlationKey"})
 

@@ -8,6 +8,7 @@ rendered DOM must show each with its health, and a screenshot is kept as a test 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -104,6 +105,8 @@ def test_status_page_in_chromium(dev: DevEngine, endpoint: Endpoint) -> None:
             }
 
         until(settled, timeout=30, what="three elements with their health")
+        # /inbound shows the same data, with the failing endpoint's body hidden everywhere.
+        assert "database unavailable" not in json.dumps(worker.inbound())
         url = f"http://127.0.0.1:{worker.port}/"
         result = _browse(url, "--dump-dom")
         assert result.returncode == 0, result.stderr[-2000:]

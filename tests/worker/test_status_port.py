@@ -97,6 +97,11 @@ def test_redaction_hides_keys_and_bodies_only() -> None:
     assert element["error"] == "HTTP 500 Server Error from http://x/y?a=1: (response body hidden)"
     assert element["pollers"][0]["correlationKey"] == "(hidden)"
     assert hide_excerpt("binding failed: property 'url'") == "binding failed: property 'url'"
+    reason = "1 of 2 instance(s) failing: HTTP 502 Bad Gateway from http://h/p: secret page"
+    health = redact_document({"health": {"error": {"message": reason}}})
+    assert health["health"]["error"]["message"] == (
+        "1 of 2 instance(s) failing: HTTP 502 Bad Gateway from http://h/p: (response body hidden)"
+    )
 
 
 def test_rate_limited_log_counts_what_it_suppressed(log_stream: io.StringIO) -> None:
