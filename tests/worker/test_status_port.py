@@ -294,3 +294,19 @@ def test_idle_connection_flood_leaves_polls_and_probes_alone(
         for sock in flood:
             sock.close()
         assert worker.stop() == 0
+
+
+def test_status_options_from_flags_and_environment() -> None:
+    from connector.config import ConfigError, load_settings
+
+    env = {"CONNECTOR_STATUS_TOKEN": "tok-123456", "CONNECTOR_STATUS_SHOW_DETAILS": "true"}
+    settings = load_settings({"status_max_connections": "16"}, env=env)
+    assert settings.status_token == "tok-123456" and settings.status_show_details is True
+    assert settings.status_max_connections == 16
+    assert settings.describe()["status_token"] == "***"  # never in the start-up line
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"status_basic_auth": "no-colon", "status_max_connections": "0"}, env={})
+    text = "\n".join(caught.value.problems)
+    assert "--status-basic-auth / CONNECTOR_STATUS_BASIC_AUTH: must be USER:PASSWORD" in text
+    assert "--status-max-connections / CONNECTOR_STATUS_MAX_CONNECTIONS: must be at least 1" in text
+    assert "no-colon" not in text
