@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 import isodate
 from pydantic import BaseModel, ConfigDict
 
+from connector.redaction import register, register_url_credentials
+
 AuthMethod = Literal["none", "basic", "oidc"]
 LogFormat = Literal["plain", "json"]
 DiscoverySourceName = Literal["rest", "operate"]
@@ -476,7 +478,13 @@ def load_settings(
     problems.extend(_check(values, origins))
     if problems:
         raise ConfigError(problems)
-    return Settings(**values)
+    settings = Settings(**values)
+    # Cluster credentials (flags and user info in the addresses) are scrubbed from logs.
+    register(settings.password, settings.client_secret)
+    register_url_credentials(
+        settings.rest_address, settings.grpc_address, settings.operate_url, settings.token_url
+    )
+    return settings
 
 
 def _apply_saas_defaults(values: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from connector.redaction import RedactingFormatter, redact
+
 FIELDS_ATTR = "fields"
 
 
@@ -83,7 +85,9 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(fmt: str = "plain", level: str = "INFO", stream: TextIO | None = None) -> None:
     """Configure the root logger once (replacing earlier handlers)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
+    formatter = JsonFormatter() if fmt == "json" else PlainFormatter()
+    # Every line passes the one redaction point: no credential reaches the log.
+    handler.setFormatter(RedactingFormatter(formatter))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -280,7 +284,7 @@ class StatusServer:
         if path == "/metrics":
             return 200, "text/plain; version=0.0.4; charset=utf-8", self._metrics.render().encode()
         if path == "/inbound":
-            body = json.dumps(self._inbound(), default=str).encode()
+            body = redact(json.dumps(self._inbound(), default=str)).encode()
             return 200, "application/json", body
         return 404, "application/json", b'{"status":404,"title":"Not Found"}'
 

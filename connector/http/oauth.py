@@ -21,6 +21,7 @@ import requests
 
 from connector.http.auth import OAuth, OAuthClientCredentials, OAuthRefreshToken
 from connector.http.response import OAuthError, excerpt, redact_url
+from connector.redaction import register
 
 MAX_CACHED_TOKENS = 1000
 
@@ -219,6 +220,9 @@ def fetch_token(
     token = _find(payload, "access_token")
     if not isinstance(token, str) or not token:
         raise OAuthError("token endpoint response has no access_token", url=url)
+    # Access (and rotated refresh) tokens are credentials like the client secret.
+    refresh = _find(payload, "refresh_token")
+    register(token, refresh if isinstance(refresh, str) else None)
     expires = _find(payload, "expires_in")
     return token, _seconds(expires)
 
