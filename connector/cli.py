@@ -50,6 +50,7 @@ def validate_files(paths: Sequence[str]) -> tuple[list[str], int]:
 
     problems: list[str] = []
     checked = 0
+    warnings: list[str] = []
     for path in paths:
         try:
             with open(path, "rb") as handle:
@@ -58,13 +59,19 @@ def validate_files(paths: Sequence[str]) -> tuple[list[str], int]:
             problems.append(f"{path}: cannot read: {exc.strerror or exc}")
             continue
         try:
-            configs, errors = load_elements(xml, source=path)
+            configs, errors = load_elements(xml, source=path, warnings=warnings)
         except BpmnError as exc:
             problems.append(f"{path}: not a readable BPMN file: {exc}")
+            continue
+        except RecursionError:  # a guard: the parser and the walks do not recurse
+            problems.append(f"{path}: not a readable BPMN file: nested too deeply")
             continue
         checked += len(configs) + len({(e.process_id, e.element_id) for e in errors})
         for error in errors:
             problems.append(f"{path}:{error.element_id}:{error.property}: {error.reason}")
+    # Warnings do not fail validation; printed to stderr so stdout stays one problem a line.
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return problems, checked
 
 

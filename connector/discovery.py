@@ -21,14 +21,14 @@ import json
 import logging
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import requests
 
-from connector.bpmn import BPMN_NS, BpmnError
+from connector.bpmn import BpmnError, parse_xml
+from connector.bpmn import element_ancestors as bpmn_ancestors
 from connector.elements import ElementConfig, ElementConfigError, load_elements
 from connector.scheduler import owns
 
@@ -592,26 +592,12 @@ def element_ancestors(xml: str | bytes) -> dict[str, tuple[str, ...]]:
     """Element id -> ids of its enclosing sub-processes, innermost first.
 
     A boundary event gets its activity's ancestors (it lives in the activity's scope).
+    Parsed with the hardened parser and walked without recursion (any nesting depth).
     """
     try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
+        return bpmn_ancestors(parse_xml(xml))
+    except BpmnError:
         return {}
-    bpmn = "{" + BPMN_NS + "}"
-    containers = {bpmn + "subProcess", bpmn + "transaction", bpmn + "adHocSubProcess"}
-    found: dict[str, tuple[str, ...]] = {}
-
-    def walk(node: ET.Element, chain: tuple[str, ...]) -> None:
-        for child in node:
-            child_id = child.get("id")
-            if child_id:
-                found[child_id] = chain
-            if child.tag in containers and child_id:
-                walk(child, (child_id, *chain))
-
-    for process in root.iter(bpmn + "process"):
-        walk(process, ())
-    return found
 
 
 def parse_value(text: str) -> Any:
