@@ -29,6 +29,14 @@ def all_forms_absent(text: str, value: str = CANARY) -> bool:
     return not any(form in text for form in {*redaction.spellings(value), basic})
 
 
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[None]:
+    # The registry is process-wide: values registered by other tests must not mask ours.
+    redaction.reset()
+    yield
+    redaction.reset()
+
+
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
     with local_server() as srv:

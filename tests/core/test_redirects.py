@@ -28,6 +28,14 @@ CANARY = "canary-5ecret-Zq81"
 SECRETS = MappingSecretProvider({"CANARY": CANARY, "OTHER": "other-s3cret-value"})
 
 
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[None]:
+    # The registry is process-wide: values registered by other tests must not mask ours.
+    redaction.reset()
+    yield
+    redaction.reset()
+
+
 @pytest.fixture
 def origin() -> Iterator[LocalServer]:
     with local_server() as srv:
