@@ -33,14 +33,26 @@ MASK = "***"
 MIN_LENGTH = 4
 #: Most distinct values remembered; the least recently registered go first.
 MAX_VALUES = 16384
+#: Up to this many values one regular expression matches them all (see _Registry).
+_REGEX_MAX = 64
 
 
 class _Registry:
-    """Thread-safe set of sensitive strings with one compiled pattern over all of them."""
+    """Thread-safe set of sensitive strings and the matcher over all of them.
+
+    Up to :data:`_REGEX_MAX` values, one compiled alternation (fastest for the usual
+    handful of secrets). Beyond that (per-instance tokens from process variables), a
+    regular expression over thousands of alternatives costs milliseconds per line and
+    a long compile per new value, so matching switches to an index by the first
+    :data:`MIN_LENGTH` characters: one dictionary lookup per character of the text,
+    whatever the number of values, and nothing to rebuild when one is added.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: OrderedDict[str, None] = OrderedDict()
+        # First MIN_LENGTH characters -> values with that start, longest first.
+        self._index: dict[str, list[str]] = {}
         self._pattern: re.Pattern[str] | None = None
         self._dirty = False
 
@@ -51,9 +63,20 @@ class _Registry:
                     self._values.move_to_end(value)
                     continue
                 self._values[value] = None
+                bucket = self._index.setdefault(value[:MIN_LENGTH], [])
+                bucket.append(value)
+                bucket.sort(key=len, reverse=True)
                 self._dirty = True
                 while len(self._values) > MAX_VALUES:
-                    self._values.popitem(last=False)
+                    old, _ = self._values.popitem(last=False)
+                    self._forget(old)
+
+    def _forget(self, value: str) -> None:
+        bucket = self._index.get(value[:MIN_LENGTH], [])
+        if value in bucket:
+            bucket.remove(value)
+        if not bucket:
+            self._index.pop(value[:MIN_LENGTH], None)
 
     def touch(self, value: str) -> bool:
         """True (and marked as recently used) when ``value`` is registered already."""
@@ -63,24 +86,63 @@ class _Registry:
                 return True
             return False
 
-    def pattern(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._dirty:
+    def _matcher(self) -> re.Pattern[str] | None:
+        if self._dirty:
+            self._dirty = False
+            self._pattern = None
+            if 0 < len(self._values) <= _REGEX_MAX:
                 # Longest first, so a value containing another is masked as a whole.
                 ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-                self._dirty = False
-            return self._pattern
+                self._pattern = re.compile("|".join(map(re.escape, ordered)))
+        return self._pattern
+
+    def sub(self, text: str, *, first_only: bool = False) -> str | None:
+        """``text`` masked; with ``first_only``, None when nothing matches (else any text)."""
+        with self._lock:
+            if not self._values:
+                return None if first_only else text
+            pattern = self._matcher()
+            if pattern is not None:
+                if first_only:
+                    return None if pattern.search(text) is None else MASK
+                return pattern.sub(MASK, text)
+            return _scan(text, self._index, first_only=first_only)
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._index.clear()
             self._pattern = None
             self._dirty = False
 
     def __contains__(self, value: object) -> bool:
         with self._lock:
             return value in self._values
+
+
+def _scan(text: str, index: dict[str, list[str]], *, first_only: bool) -> str | None:
+    """Leftmost-longest replacement through the prefix index (see :class:`_Registry`)."""
+    parts: list[str] = []
+    get = index.get
+    last = i = 0
+    end = len(text) - MIN_LENGTH
+    while i <= end:
+        for value in get(text[i : i + MIN_LENGTH], ()):
+            if text.startswith(value, i):
+                if first_only:
+                    return MASK
+                parts.append(text[last:i])
+                parts.append(MASK)
+                i = last = i + len(value)
+                break
+        else:
+            i += 1
+    if first_only:
+        return None
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 _REGISTRY = _Registry()
@@ -147,16 +209,15 @@ def is_registered(value: str) -> bool:
 
 def contains_secret(text: str) -> bool:
     """True when ``text`` holds a registered value."""
-    pattern = _REGISTRY.pattern()
-    return pattern is not None and pattern.search(text) is not None
+    return _REGISTRY.sub(text, first_only=True) is not None
 
 
 def redact(text: str) -> str:
     """``text`` with every registered value replaced by :data:`MASK`."""
-    pattern = _REGISTRY.pattern()
-    if pattern is None or not text:
+    if not text:
         return text
-    return pattern.sub(MASK, text)
+    result = _REGISTRY.sub(text)
+    return text if result is None else result
 
 
 def reset() -> None:

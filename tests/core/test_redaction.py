@@ -208,3 +208,14 @@ def test_non_finite_body_fails_the_poll_naming_the_element(server: LocalServer) 
         client.execute(request)
     assert exc.value.kind == "invalid_body"
     assert request.element in str(exc.value) and "1e400" in str(exc.value)
+
+
+def test_many_values_use_the_index_with_the_same_results() -> None:
+    # Per-instance tokens can make thousands of values; the matcher changes, not the result.
+    redaction.register(*(f"token-{n:05d}-abcdef" for n in range(3000)))
+    redaction.register("long-secret-1", "long-secret-1-and-more")
+    text = 'a token-00007-abcdef b "token-02999-abcdef" long-secret-1-and-more long-secret-1.'
+    assert redaction.redact(text) == 'a *** b "***" *** ***.'
+    assert redaction.contains_secret("x token-01234-abcdef")
+    assert not redaction.contains_secret("token-99999-abcdef")
+    assert redaction.redact("nothing here") == "nothing here"
