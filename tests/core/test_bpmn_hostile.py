@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from connector.bpmn import BpmnError, find_polling_elements, parse_xml
 from connector.cli import main
-from connector.discovery import element_ancestors
+from connector.discovery import DefinitionRef, Discovery, element_ancestors
 from connector.elements import load_elements
 from tests.worker.bpmn_builder import HEADER, catch_process, polling_properties
 
@@ -163,3 +164,44 @@ def test_other_connector_types_are_not_warned(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING, logger="connector.elements"):
         load_elements(catch_process("p", props))
     assert not caplog.records
+
+
+class _Definitions:
+    """A discovery source serving fixed XML documents and no waiting instances."""
+
+    requests_made = 0
+
+    def __init__(self, documents: dict[int, str | bytes]) -> None:
+        self.documents = documents
+
+    def definitions(self) -> list[DefinitionRef]:
+        return [DefinitionRef(key, f"p{key}", 1, None) for key in self.documents]
+
+    def xml(self, key: int) -> str | bytes:
+        return self.documents[key]
+
+    def waiting(self, definitions: object) -> Iterator[object]:
+        return iter(())
+
+
+def test_discovery_goes_on_past_hostile_definitions(caplog: pytest.LogCaptureFixture) -> None:
+    # The development engine cannot deploy such documents, so the source is a fake.
+    source = _Definitions(
+        {
+            1: _nested(1500),
+            2: ATTACKS["utf16"],
+            3: _nested(50_000),
+            4: catch_process("plain", polling_properties(URL)),
+        }
+    )
+    discovery = Discovery(source)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="connector.discovery"):
+        snapshot = discovery.cycle()
+    assert sorted(snapshot.definitions) == [1, 4]
+    deep = discovery.definition(1)
+    assert deep is not None and list(deep.configs) == ["Wait"]
+    assert len(deep.ancestors["Wait"]) == 1500
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "definition 2 is not readable BPMN" in messages and "DOCTYPE" in messages
+    assert "definition 3 is not readable BPMN" in messages and "nested deeper" in messages
+    assert CANARY not in messages
