@@ -329,3 +329,15 @@ def test_registered_values_mark_a_location_query(origin: LocalServer, other: Loc
     with HttpClient() as client:
         client.execute(bound(origin.url + "/start"))
     assert other.hits("/landing")[0].query == [("k", "v")]
+
+
+def test_ssl_cert_file_is_honoured(
+    certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests alone ignores SSL_CERT_FILE (it bundles certifi); the worker honours it.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
+    with local_server(tls=certificate) as secure, HttpClient() as client:
+        secure.route("/ok", Reply(200, {"tls": True}))
+        assert client.execute(bound(secure.url + "/ok")).body == {"tls": True}
