@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import isodate
 from pydantic import BaseModel, ConfigDict
 
-from connector.redaction import register, register_url_credentials
+from connector.redaction import redact, register, register_url_credentials
 
 AuthMethod = Literal["none", "basic", "oidc"]
 LogFormat = Literal["plain", "json"]
@@ -475,16 +475,16 @@ def load_settings(
             origins[opt.field] = origin
     _apply_saas_defaults(values)
     _infer_auth(values)
+    # Cluster credentials (flags and user info in the addresses) are scrubbed from logs
+    # and from the problems below (which quote the addresses).
+    register(values.get("password"), values.get("client_secret"))
+    register_url_credentials(
+        *(values.get(f) for f in ("rest_address", "grpc_address", "operate_url", "token_url"))
+    )
     problems.extend(_check(values, origins))
     if problems:
-        raise ConfigError(problems)
-    settings = Settings(**values)
-    # Cluster credentials (flags and user info in the addresses) are scrubbed from logs.
-    register(settings.password, settings.client_secret)
-    register_url_credentials(
-        settings.rest_address, settings.grpc_address, settings.operate_url, settings.token_url
-    )
-    return settings
+        raise ConfigError([redact(problem) for problem in problems])
+    return Settings(**values)
 
 
 def _apply_saas_defaults(values: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from connector import redaction
 from connector.binding import bind_request
-from connector.config import load_settings
+from connector.config import ConfigError, load_settings
 from connector.http import HttpClient, HttpStatusError, HttpTransportError, OAuthError
 from connector.http.response import NonFiniteNumberError, parse_body
 from connector.observability import Metrics, StatusServer, log_event, setup_logging
@@ -219,3 +219,10 @@ def test_many_values_use_the_index_with_the_same_results() -> None:
     assert redaction.contains_secret("x token-01234-abcdef")
     assert not redaction.contains_secret("token-99999-abcdef")
     assert redaction.redact("nothing here") == "nothing here"
+
+
+def test_configuration_problems_do_not_quote_user_info() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"rest_address": "ftp://me:cfg-pass-5531@127.0.0.1:8080"}, env={})
+    [problem] = exc.value.problems
+    assert "ftp://me:***@127.0.0.1:8080" in problem and "cfg-pass-5531" not in problem
