@@ -138,9 +138,20 @@ def test_api_key_in_query_is_dropped_even_when_the_location_echoes_it(
 @pytest.mark.parametrize(
     "auth",
     [
-        {"authentication.type": "basic", "authentication.username": "me"},
-        {"authentication.type": "bearer"},
+        {
+            "authentication.type": "basic",
+            "authentication.username": "me",
+            "authentication.password": "{{secrets.CANARY}}",
+        },
+        {"authentication.type": "bearer", "authentication.token": "{{secrets.CANARY}}"},
+        {
+            "authentication.type": "oauth-client-credentials-flow",
+            "authentication.oauthTokenEndpoint": "{origin}/token",
+            "authentication.clientId": "cid",
+            "authentication.clientSecret": "{{secrets.OTHER}}",
+        },
     ],
+    ids=["basic", "bearer", "oauth"],
 )
 def test_authorization_never_follows_to_another_host_on_the_same_port(
     origin: LocalServer, client: HttpClient, auth: dict[str, str]
@@ -149,16 +160,13 @@ def test_authorization_never_follows_to_another_host_on_the_same_port(
     port = origin.url.rsplit(":", 1)[1]
     origin.route("/start", redirect(f"http://localhost:{port}/elsewhere"))
     origin.route("/elsewhere", Reply(200, {"ok": True}))
-    secret_field = (
-        "authentication.password"
-        if auth["authentication.type"] == "basic"
-        else "authentication.token"
-    )
-    client.execute(bound(origin.url + "/start", **auth, **{secret_field: "{{secrets.CANARY}}"}))
+    origin.route("POST /token", Reply(200, {"access_token": CANARY, "expires_in": 60}))
+    props = {k: v.replace("{origin}", origin.url) for k, v in auth.items()}
+    client.execute(bound(origin.url + "/start", **props))
     assert "Authorization" in origin.hits("/start")[0].headers
     [landed] = origin.hits("/elsewhere")
     assert "Authorization" not in landed.headers
-    assert leaked(landed, CANARY) == []
+    assert leaked(landed, CANARY, "other-s3cret-value") == []
 
 
 def test_307_post_keeps_method_but_not_a_body_with_a_secret(
