@@ -73,17 +73,23 @@ def _rejected(auth_method: str, forbidden: bool) -> str:
     return NO_CREDENTIALS
 
 
+def _token_cause(message: str, status: int | None) -> Cause:
+    """The token endpoint failed: rejected client, a transport cause, or just failed."""
+    if "rejected the client" in message or "invalid_client" in message or status == 401:
+        return Cause(TOKEN_CLIENT, message)
+    found = _transport(message.replace("token endpoint", ""), grpc=False)
+    return Cause(found or TOKEN_FAILED, message)
+
+
 def explain_grpc(code: str | None, details: str, auth_method: str) -> Cause:
     """``code`` is the status code's name (``"UNAVAILABLE"``); ``details`` its text."""
     details = " ".join(details.split())[:300]
+    if details.startswith("token endpoint"):
+        return _token_cause(details, None)
     if code == "UNAUTHENTICATED":
-        if details.startswith("token endpoint"):
-            return Cause(TOKEN_CLIENT if "rejected" in details else TOKEN_FAILED, details)
         return Cause(_rejected(auth_method, False), details)
     if code == "PERMISSION_DENIED":
         return Cause(FORBIDDEN, details)
-    if code == "UNAVAILABLE" and details.startswith("token endpoint"):
-        return Cause(TOKEN_FAILED, details)
     found = _transport(details, grpc=True)
     if found is not None:
         return Cause(found, details)
@@ -93,8 +99,7 @@ def explain_grpc(code: str | None, details: str, auth_method: str) -> Cause:
 def explain_rest(message: str, status: int | None, auth_method: str) -> Cause:
     """A failed REST call: its ``ClusterError`` message and HTTP status (None = no answer)."""
     if message.startswith("token endpoint"):
-        client = status in (400, 401) or "invalid_client" in message
-        return Cause(TOKEN_CLIENT if client else TOKEN_FAILED, message)
+        return _token_cause(message, status)
     if status in (401, 403):
         return Cause(_rejected(auth_method, status == 403), message)
     if status is None:

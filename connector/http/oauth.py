@@ -24,6 +24,7 @@ from typing import Any
 
 import requests
 
+from connector.connection_errors import describe_request_error
 from connector.http.auth import OAuth, OAuthClientCredentials, OAuthRefreshToken
 from connector.http.response import OAuthError, excerpt, redact_url
 
@@ -208,7 +209,9 @@ def fetch_token(
             allow_redirects=False,
         )
     except requests.RequestException as exc:
-        raise OAuthError(f"token endpoint unreachable: {type(exc).__name__}", url=url) from None
+        # The reason names TLS, DNS or refused connections; it never holds the form (secrets).
+        reason = describe_request_error(exc)
+        raise OAuthError(f"token endpoint unreachable: {reason}", url=url) from None
     content = response.content[:65536]
     payload: Any = None
     try:

@@ -132,7 +132,9 @@ def engine(options: DevEngineOptions) -> Iterator[DevEngine]:
         yield dev
 
 
-def oauth_flags(dev: DevEngine, *, secret: str = CLIENT_SECRET, audience: str = AUDIENCE) -> list[str]:
+def oauth_flags(
+    dev: DevEngine, *, secret: str = CLIENT_SECRET, audience: str = AUDIENCE
+) -> list[str]:
     assert dev.token_url is not None
     return [
         "--client-id",

@@ -54,8 +54,9 @@ def run_cell(
     worker = WorkerProcess(grpc or dev.grpc_address, dev.rest_url, *flags, env=env)
     try:
         until(
-            lambda: dev.engine.process_instances(key=info.process_instance_key)[0].state
-            == "COMPLETED",
+            lambda: (
+                dev.engine.process_instances(key=info.process_instance_key)[0].state == "COMPLETED"
+            ),
             timeout=30,
             what="instance completed through the worker",
         )
