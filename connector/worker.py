@@ -42,6 +42,7 @@ from connector.discovery import (
 )
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
+from connector.http.oauth import SHARED_PROVIDER
 from connector.observability import Metrics, StatusServer, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
 from connector.scheduler import STOPPED, PollFailure, Prepared, Scheduler, SchedulerLimits
@@ -209,8 +210,10 @@ class Worker:
         self._channel: grpc.aio.Channel | None = None
         self._zeebe = zeebe
         self._rest_client = None
+        # One identity for both APIs: REST and gRPC share its token (and its TLS trust).
+        self._auth = cluster_auth(settings)
         if discovery is None:
-            source, self._rest_client = build_source(settings, cluster_auth(settings))
+            source, self._rest_client = build_source(settings, self._auth)
             discovery = Discovery(
                 source,
                 shard_index=settings.shard_index,
@@ -219,7 +222,9 @@ class Worker:
             )
         self.discovery = discovery
         self.http = http or HttpClient(
-            max_response_bytes=settings.max_response_bytes, pool_size=settings.max_concurrency
+            max_response_bytes=settings.max_response_bytes,
+            pool_size=settings.max_concurrency,
+            token_provider=SHARED_PROVIDER,  # one token cache for elements and the cluster
         )
         self.secrets = secrets or EnvSecretProvider(prefix=settings.secret_prefix)
         self._http_pool = concurrent.futures.ThreadPoolExecutor(
@@ -270,7 +275,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> int:
         if self._zeebe is None:
-            self._zeebe, self._channel = build_zeebe_client(self.settings)
+            self._zeebe, self._channel = build_zeebe_client(self.settings, self._auth)
         if self.settings.http_port is not None:
             self.status_server = StatusServer(
                 self.metrics,
@@ -343,6 +348,8 @@ class Worker:
         self.http.close()
         if self._rest_client is not None:
             self._rest_client.close()
+        if self._auth.session is not None:
+            self._auth.session.close()
 
     def ready(self) -> bool:
         # Not ready while either API is known to be down (e.g. credentials rejected).

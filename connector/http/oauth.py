@@ -263,7 +263,8 @@ def _find(payload: Any, name: str) -> Any:
 
 
 # Shared by every part of the worker that needs tokens (one cache, one backoff per identity).
-SHARED_PROVIDER = TokenProvider()
+# The backoff stops at a minute so a recovered identity provider is used again soon.
+SHARED_PROVIDER = TokenProvider(backoff_max=60.0)
 
 
 @dataclass(slots=True)
