@@ -20,6 +20,7 @@ import ssl
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import certifi
 import grpc
 import requests
 from pyzeebe import ZeebeClient
@@ -52,7 +53,8 @@ def cluster_session(ca_certificate_path: str | None) -> requests.Session:
     """A ``requests`` session for the cluster's REST API and token endpoint."""
     session = requests.Session()
     if ca_certificate_path:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context()  # the system store
+        context.load_verify_locations(cafile=certifi.where())  # slim images may lack one
         context.load_verify_locations(cafile=ca_certificate_path)
         session.mount("https://", _TrustAdapter(context))
     return session

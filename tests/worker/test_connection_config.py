@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import grpc
@@ -182,3 +184,50 @@ def test_token_endpoint_failure_is_a_cluster_error_without_secrets() -> None:
     assert info.value.transient
     assert "very-secret" not in str(info.value) and "very-secret" not in repr(auth)
     assert explain_rest(str(info.value), info.value.status, "oidc").cause == ce.REFUSED
+
+
+def test_grpc_native_logging_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.cli import quiet_grpc_logs
+
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
+    quiet_grpc_logs()
+    assert os.environ["GRPC_VERBOSITY"] == "NONE"
+    monkeypatch.setenv("GRPC_VERBOSITY", "DEBUG")
+    quiet_grpc_logs()
+    assert os.environ["GRPC_VERBOSITY"] == "DEBUG"
+
+
+def test_custom_ca_adds_to_the_system_store_for_the_token_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cluster uses a private CA; the identity provider a publicly trusted certificate
+    (here: trusted through the system store, SSL_CERT_FILE). Both verify."""
+    from connector.devengine.oauth import OAuthServerConfig, TokenIssuer, TokenServer
+    from connector.devengine.tls import server_context
+    from connector.zeebe_client import cluster_session
+    from tests.worker.connection_support import make_pki
+
+    cluster, public = make_pki(tmp_path / "c", "cluster"), make_pki(tmp_path / "p", "public")
+    monkeypatch.setenv("SSL_CERT_FILE", str(public.ca))
+    issuer = TokenIssuer(OAuthServerConfig("id", "secret"))
+    server = TokenServer(issuer, "127.0.0.1", 0, server_context(str(public.cert), str(public.key)))
+    server.start()
+    try:
+        auth = ClusterAuth(
+            method="oidc",
+            client_id="id",
+            client_secret="secret",
+            token_url=f"https://127.0.0.1:{server.port}/oauth/token",
+            session=cluster_session(str(cluster.ca)),
+            provider=TokenProvider(),
+        )
+        assert auth.session is not None
+        auth.session.verify = str(cluster.ca)  # as the REST client sets it
+        assert auth.bearer(timeout=5)
+        # Without the extra trust (the CA file alone) the same endpoint is not trusted.
+        plain = requests.Session()
+        with pytest.raises(requests.exceptions.SSLError):
+            plain.post(auth.token_url or "", verify=str(cluster.ca), timeout=5)
+    finally:
+        server.stop()
+    assert issuer.issued == 1
