@@ -14,6 +14,7 @@ from dataclasses import dataclass
 TLS_PLAINTEXT_PEER = "TLS handshake failed - is the gateway plaintext? (try --no-grpc-tls)"
 TLS_REST_PLAINTEXT_PEER = "TLS handshake failed - is the REST API plain http? (use http://)"
 PLAINTEXT_TLS_PEER = "connection closed by the server (does it expect TLS? use https://)"
+PLAINTEXT_TLS_GATEWAY = "connection closed by the gateway (does it expect TLS? try --grpc-tls)"
 UNTRUSTED = "TLS certificate not trusted - check --ca-certificate-path"
 TLS_FAILED = "TLS handshake failed"
 REFUSED = "connection refused - is the cluster running and the port right?"
@@ -57,7 +58,7 @@ def _transport(text: str, *, grpc: bool) -> str | None:
     if "connection refused" in low or "econnrefused" in low:
         return REFUSED
     if "remotedisconnected" in low or "connection reset" in low or "socket closed" in low:
-        return PLAINTEXT_TLS_PEER
+        return PLAINTEXT_TLS_GATEWAY if grpc else PLAINTEXT_TLS_PEER
     if "timed out" in low or "timeout" in low or "deadline" in low:
         return TIMEOUT
     return None

@@ -192,3 +192,20 @@ def test_bad_credentials_are_one_line_per_change_and_recover_after_restart(
     finally:
         assert fixed.stop() == 0
     assert not [r for r in fixed.records if "unavailable" in r.get("message", "")]
+
+
+def test_plaintext_client_against_tls_ports_says_so(pki: Pki, endpoint: Endpoint) -> None:
+    from connector.devengine.server import DevEngineOptions
+
+    with engine(DevEngineOptions(tls=pki.tls)) as dev:
+        rest = dev.rest_url.replace("https://", "http://")
+        worker = WorkerProcess(dev.grpc_address, rest, "--no-grpc-tls")
+        try:
+            until(lambda: metric(worker, "discovery_failures_total") >= 4, 30, "retries")
+            worker.wait_log(lambda r: r["message"] == "cluster gRPC gateway unavailable", 15)
+        finally:
+            assert worker.stop() == 0
+    rest_lines, grpc = state_lines(worker, "REST API"), state_lines(worker, "gRPC gateway")
+    assert [r["reason"] for r in rest_lines] == [ce.PLAINTEXT_TLS_PEER], rest_lines
+    assert [r["reason"] for r in grpc] == [ce.PLAINTEXT_TLS_GATEWAY], grpc
+    no_noise(worker)
