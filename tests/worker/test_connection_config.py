@@ -231,3 +231,33 @@ def test_custom_ca_adds_to_the_system_store_for_the_token_endpoint(
     finally:
         server.stop()
     assert issuer.issued == 1
+
+
+def test_dev_engine_token_issuer_rules() -> None:
+    import base64
+
+    from connector.devengine.oauth import OAuthServerConfig, TokenIssuer
+
+    now = [100.0]
+    issuer = TokenIssuer(OAuthServerConfig("id", "pw", "api", 2.0), clock=lambda: now[0])
+    form = {"grant_type": "client_credentials", "client_id": "id", "client_secret": "pw"}
+    assert issuer.token_response({**form, "grant_type": "password"}, None)[0] == 400
+    assert issuer.token_response({**form, "client_secret": "no"}, None) == (
+        401,
+        {"error": "invalid_client", "error_description": "bad client credentials"},
+    )
+    status, body = issuer.token_response({**form, "audience": "api"}, None)
+    assert status == 200 and body["expires_in"] == 2
+    token = body["access_token"]
+    assert issuer.valid(token) and not issuer.valid(token + "x")
+    now[0] += 2.0
+    assert not issuer.valid(token)  # expired
+    _, other = issuer.token_response({**form, "audience": "other"}, None)
+    assert not issuer.valid(other["access_token"])  # wrong audience
+    basic = "Basic " + base64.b64encode(b"id:pw").decode()
+    _, scoped = issuer.token_response(
+        {"grant_type": "client_credentials", "scope": "api/.default"}, basic
+    )
+    assert issuer.valid(scoped["access_token"])  # Entra style: the scope names the audience
+    issuer.revoke_all()
+    assert not issuer.valid(scoped["access_token"])
