@@ -73,7 +73,7 @@ def oauth_dev() -> Iterator[DevEngine]:
 
 
 def test_token_expiring_during_the_run_loses_no_publish(endpoint: Endpoint) -> None:
-    with engine(oauth_options(lifetime=1.5)) as dev:
+    with engine(oauth_options(lifetime=2.0)) as dev:
         key = start_instance(dev, endpoint)
         worker = WorkerProcess(dev.grpc_address, dev.rest_url, *oauth_flags(dev), "--no-grpc-tls")
         try:
@@ -182,7 +182,7 @@ def test_bad_credentials_are_one_line_per_change_and_recover_after_restart(
     assert [r["reason"] for r in rest] == [reason], rest
     assert [r["reason"] for r in grpc] == [reason], grpc
     # A rejected client is backed off, not hammered, however often discovery runs.
-    assert dev.issuer.rejected_requests - rejected_before <= 4
+    assert dev.issuer.rejected_requests - rejected_before <= 6
     no_noise(worker)
 
     fixed = WorkerProcess(dev.grpc_address, dev.rest_url, *oauth_flags(dev), "--no-grpc-tls")
