@@ -110,7 +110,9 @@ class ClusterAuth:
 
     def bearer(self, session: requests.Session | None = None, timeout: Timeout = 10.0) -> str:
         """A valid access token (blocks on a cache miss); ClusterError naming the cause."""
-        use = self.session or session or requests.Session()
+        use = self.session or session
+        if use is None:
+            use = self.session = requests.Session()  # kept: one pool for later refreshes
         pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         try:
             verify = True if use.verify is None else use.verify
