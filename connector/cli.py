@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -106,7 +107,19 @@ def _run(namespace: argparse.Namespace) -> int:
         return 0
 
 
+def quiet_grpc_logs() -> None:
+    """Switch gRPC's native (C-core) logging off unless the operator asked for it.
+
+    It must run before the first ``import grpc``: C-core reads the variable once. Without
+    it a TLS or connection problem prints one line per reconnect attempt to stderr; the
+    worker logs each connectivity change itself, once, in words. Set ``GRPC_VERBOSITY=DEBUG``
+    (and ``GRPC_TRACE``) to see gRPC's own view when debugging a connection.
+    """
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_grpc_logs()
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "dev-engine":
         from connector.devengine.server import main as dev_engine_main

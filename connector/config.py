@@ -130,7 +130,8 @@ OPTIONS: tuple[Option, ...] = (
         "--grpc-tls",
         ("CAMUNDA_CLIENT_GRPC_TLS", "CAMUNDA_SECURE_CONNECTION"),
         "bool",
-        "use TLS for gRPC (implied by an https:// address, SaaS and OAuth)",
+        "use TLS for gRPC; an explicit choice wins, else implied by an https:// address, SaaS, "
+        "--ca-certificate-path or OAuth (--no-grpc-tls for an in-cluster plaintext gateway)",
     ),
     Option(
         "rest_address",
@@ -482,6 +483,7 @@ def load_settings(
         *(values.get(f) for f in ("rest_address", "grpc_address", "operate_url", "token_url"))
     )
     problems.extend(_check(values, origins))
+    problems.extend(_resolve_grpc_tls(values, origins))
     if problems:
         raise ConfigError([redact(problem) for problem in problems])
     return Settings(**values)
@@ -499,7 +501,6 @@ def _apply_saas_defaults(values: dict[str, Any]) -> None:
     values.setdefault("token_url", SAAS_TOKEN_URL)
     values.setdefault("audience", SAAS_AUDIENCE)
     values.setdefault("auth_method", "oidc")
-    values["grpc_tls"] = True
 
 
 def _infer_auth(values: dict[str, Any]) -> None:
@@ -562,6 +563,42 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
     ca = values.get("ca_certificate_path")
     if ca is not None and not os.path.isfile(ca):
         problems.append(f"{_name('ca_certificate_path')}: file {ca!r} does not exist")
+    return problems
+
+
+def _resolve_grpc_tls(values: dict[str, Any], origins: Mapping[str, str]) -> list[str]:
+    """Settle ``grpc_tls``: an explicit flag/env wins, then the address scheme, then SaaS,
+    a CA file or OAuth imply TLS. Contradictions are configuration errors, not guesses."""
+    problems: list[str] = []
+    explicit: bool | None = values.get("grpc_tls") if "grpc_tls" in origins else None
+    split = split_grpc_address(values.get("grpc_address", "localhost:26500"))
+    scheme_tls = split[1] if split else None
+    saas = bool(values.get("cluster_id"))
+    origin = origins.get("grpc_tls", "")
+    if origin.startswith("--"):
+        where = "--grpc-tls" if explicit else "--no-grpc-tls"
+    else:
+        where = f"environment variable {origin}={str(explicit).lower()}"
+    if explicit is not None and scheme_tls is not None and explicit != scheme_tls:
+        problems.append(
+            f"{where} contradicts {_name('grpc_address')} {values['grpc_address']!r}; "
+            "drop one of them"
+        )
+    if saas and explicit is False:
+        problems.append(f"{where}: Camunda SaaS (--cluster-id) only accepts TLS")
+    if saas and urlparse(values.get("rest_address", "https://x")).scheme == "http":
+        problems.append(f"{_name('rest_address')}: Camunda SaaS (--cluster-id) needs https://")
+    if explicit is not None:
+        tls = explicit
+    elif scheme_tls is not None:
+        tls = scheme_tls
+    else:
+        tls = (
+            saas
+            or values.get("ca_certificate_path") is not None
+            or values.get("auth_method") == "oidc"
+        )
+    values["grpc_tls"] = tls
     return problems
 
 

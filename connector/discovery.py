@@ -17,6 +17,7 @@ deployed definition never changes), not with waiting instances. Every call is sy
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -29,7 +30,11 @@ import requests
 
 from connector.bpmn import BpmnError, parse_xml
 from connector.bpmn import element_ancestors as bpmn_ancestors
+from connector.connection_errors import describe_request_error, describe_token_error
 from connector.elements import ElementConfig, ElementConfigError, load_elements
+from connector.http.auth import BasicAuth, OAuthClientCredentials
+from connector.http.oauth import SHARED_PROVIDER, TokenProvider
+from connector.http.response import OAuthError
 from connector.scheduler import owns
 
 log = logging.getLogger(__name__)
@@ -56,71 +61,76 @@ class ClusterError(Exception):
 
 @dataclass
 class ClusterAuth:
-    """How REST calls authenticate: ``none``, ``basic`` or ``oidc`` (client credentials)."""
+    """How cluster calls authenticate: ``none``, ``basic`` or ``oidc`` (client credentials).
+
+    OAuth tokens come from the worker's one :class:`~connector.http.oauth.TokenProvider`
+    (shared with gRPC and the polled endpoints' OAuth): cached, refreshed before expiry,
+    invalidated once on 401, and backed off while the token endpoint fails. ``session`` (if
+    set) carries the TLS trust used for the token endpoint; else the caller's session is used.
+    """
 
     method: str = "none"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     client_id: str | None = None
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     token_url: str | None = None
     audience: str | None = None
     scope: str | None = None
-    _token: str | None = field(default=None, repr=False)
-    _expires: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    session: requests.Session | None = field(default=None, repr=False)
+    provider: TokenProvider = field(default=SHARED_PROVIDER, repr=False)
 
-    # Refresh this long before the token's announced expiry.
-    MARGIN = 30.0
+    def oauth(self) -> OAuthClientCredentials:
+        # Camunda's clients send the credentials in the form body; Keycloak, Entra ID and
+        # Auth0 all accept that.
+        return OAuthClientCredentials(
+            token_endpoint=self.token_url or "",
+            client_id=self.client_id or "",
+            client_secret=self.client_secret or "",
+            audience=self.audience,
+            scopes=self.scope,
+            client_authentication="credentialsBody",
+        )
 
     def headers(self, session: requests.Session, timeout: Timeout) -> dict[str, str]:
         if self.method == "basic":
-            import base64
-
-            raw = f"{self.username or ''}:{self.password or ''}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+            return {"Authorization": BasicAuth(self.username or "", self.password or "").header()}
         if self.method == "oidc":
-            return {"Authorization": "Bearer " + self._bearer(session, timeout)}
+            return {"Authorization": "Bearer " + self.bearer(session, timeout)}
         return {}
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = None
-            self._expires = 0.0
+    def cached_header(self) -> str | None:
+        """The ``authorization`` value if it needs no I/O (basic, or a cached token)."""
+        if self.method == "basic":
+            return BasicAuth(self.username or "", self.password or "").header()
+        if self.method == "oidc":
+            token = self.provider.cached(self.oauth())
+            return None if token is None else "Bearer " + token
+        return None
 
-    def _bearer(self, session: requests.Session, timeout: Timeout) -> str:
-        with self._lock:
-            if self._token is not None and time.monotonic() < self._expires:
-                return self._token
-            form = {
-                "grant_type": "client_credentials",
-                "client_id": self.client_id or "",
-                "client_secret": self.client_secret or "",
-            }
-            if self.audience:
-                form["audience"] = self.audience
-            if self.scope:
-                form["scope"] = self.scope
-            try:
-                reply = session.post(self.token_url or "", data=form, timeout=timeout)
-            except requests.RequestException as exc:
-                raise ClusterError(f"token endpoint unreachable: {type(exc).__name__}") from None
-            if reply.status_code != 200:
-                transient = reply.status_code in TRANSIENT_STATUSES
-                raise ClusterError(
-                    f"token endpoint answered {reply.status_code}",
-                    status=reply.status_code,
-                    transient=transient,
-                )
-            try:
-                data = reply.json()
-                token = str(data["access_token"])
-            except (ValueError, KeyError, TypeError):
-                raise ClusterError("token endpoint answered without access_token") from None
-            lifetime = float(data.get("expires_in") or 300)
-            self._token = token
-            self._expires = time.monotonic() + max(1.0, lifetime - self.MARGIN)
-            return token
+    def bearer(self, session: requests.Session | None = None, timeout: Timeout = 10.0) -> str:
+        """A valid access token (blocks on a cache miss); ClusterError naming the cause."""
+        use = self.session or session
+        if use is None:
+            use = self.session = requests.Session()  # kept: one pool for later refreshes
+        pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        try:
+            verify = True if use.verify is None else use.verify
+            return self.provider.token(self.oauth(), use, timeout=pair, verify=verify)
+        except OAuthError as exc:
+            client_fault = exc.status is not None and 400 <= exc.status < 500
+            raise ClusterError(
+                describe_token_error(exc.status, exc.error, str(exc)),
+                status=exc.status,
+                transient=not client_fault or exc.status == 429,
+            ) from None
+
+    def invalidate(self) -> None:
+        if self.method == "oidc":
+            self.provider.invalidate(self.oauth())
+
+    def with_audience(self, audience: str) -> ClusterAuth:
+        return dataclasses.replace(self, audience=audience)
 
 
 class RestClient:
@@ -212,7 +222,7 @@ class RestClient:
                     method, url, json=json_body, headers=headers, timeout=self.timeout
                 )
             except requests.RequestException as exc:
-                raise ClusterError(f"{method} {path}: {type(exc).__name__}") from None
+                raise ClusterError(f"{method} {path}: {describe_request_error(exc)}") from None
             if reply.status_code == 401 and attempt == 1 and self.auth.method == "oidc":
                 self.auth.invalidate()  # the token may have been revoked: fetch a new one once
                 continue
@@ -808,16 +818,11 @@ def build_source(settings: Any, auth: ClusterAuth) -> tuple[Source, RestClient]:
     if settings.discovery_source == "operate":
         operate_auth = auth
         if auth.method == "oidc" and settings.operate_audience:
-            operate_auth = ClusterAuth(
-                method="oidc",
-                client_id=auth.client_id,
-                client_secret=auth.client_secret,
-                token_url=auth.token_url,
-                audience=settings.operate_audience,
-                scope=auth.scope,
-            )
+            operate_auth = auth.with_audience(settings.operate_audience)
         base = settings.operate_url or settings.rest_base
-        client = RestClient(base, operate_auth, verify=verify, login_path="/api/login")
+        client = RestClient(
+            base, operate_auth, verify=verify, session=auth.session, login_path="/api/login"
+        )
         return OperateV1Source(client, settings.page_size), client
-    client = RestClient(settings.rest_base, auth, verify=verify)
+    client = RestClient(settings.rest_base, auth, verify=verify, session=auth.session)
     return RestV2Source(client, settings.page_size), client

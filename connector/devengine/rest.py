@@ -21,13 +21,14 @@ import io
 import json
 import logging
 import re
+import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from .engine import Engine
@@ -41,6 +42,7 @@ from .records import (
     ProcessInstanceRecord,
     VariableRecord,
 )
+from .tls import TlsServerMixin
 
 __all__ = [
     "DEFAULT_TOTAL_ITEMS_CAP",
@@ -72,6 +74,10 @@ JsonObject = dict[str, Any]
 # ---------------------------------------------------------------------------- auth
 
 
+class TokenVerifier(Protocol):
+    def valid(self, token: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """Optional credentials both interfaces demand; no credentials configured = no auth.
@@ -84,15 +90,17 @@ class AuthConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     bearer_token: str | None = field(default=None, repr=False)
+    # OAuth: accept the unexpired tokens this issuer handed out (see devengine.oauth).
+    issuer: TokenVerifier | None = field(default=None, repr=False)
 
     @property
     def enabled(self) -> bool:
-        return self.username is not None or self.bearer_token is not None
+        return self.username is not None or self.bearer_token is not None or self.issuer is not None
 
     @property
     def scheme(self) -> str:
         """The challenge to send back (``WWW-Authenticate``) when credentials are missing."""
-        return "Basic" if self.username is not None else "Bearer"
+        return "Basic" if self.username is not None and self.issuer is None else "Bearer"
 
     def accepts(self, authorization: str | None) -> bool:
         """Whether an ``Authorization`` header value grants access (constant-time compares)."""
@@ -102,6 +110,12 @@ class AuthConfig:
             return False
         scheme, _, credentials = authorization.strip().partition(" ")
         credentials = credentials.strip()
+        if (
+            scheme.lower() == "bearer"
+            and self.issuer is not None
+            and self.issuer.valid(credentials)
+        ):
+            return True
         if scheme.lower() == "bearer" and self.bearer_token is not None:
             return hmac.compare_digest(credentials.encode(), self.bearer_token.encode())
         if scheme.lower() == "basic" and self.username is not None:
@@ -1369,13 +1383,20 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("REST %s - %s", self.address_string(), format % args)
 
 
-class _HttpServer(ThreadingHTTPServer):
+class _HttpServer(TlsServerMixin, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], api: RestApi, auth: AuthConfig) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        api: RestApi,
+        auth: AuthConfig,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.api = api
         self.auth = auth
+        self.tls = tls
         super().__init__(address, _Handler)
 
 
@@ -1389,10 +1410,12 @@ class RestServer:
         port: int = 0,
         *,
         auth: AuthConfig | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self._server = _HttpServer((host, port), api, auth or AuthConfig())
+        self._server = _HttpServer((host, port), api, auth or AuthConfig(), tls)
         self._thread: threading.Thread | None = None
         self.host = host
+        self.scheme = "https" if tls is not None else "http"
 
     @property
     def port(self) -> int:
@@ -1400,7 +1423,7 @@ class RestServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -32,9 +33,11 @@ from pyzeebe.proto import gateway_pb2_grpc as pb_grpc
 from .clock import Clock
 from .engine import Engine
 from .gateway import DEFAULT_LONG_POLL_MS, AuthInterceptor, GatewayService
+from .oauth import TOKEN_PATH, OAuthServerConfig, TokenIssuer, TokenServer
 from .rest import DEFAULT_TRUNCATION_LIMIT, AuthConfig, RestApi, RestServer
+from .tls import server_context
 
-__all__ = ["DevEngine", "DevEngineOptions", "main"]
+__all__ = ["DevEngine", "DevEngineOptions", "OAuthServerConfig", "TlsFiles", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,20 @@ class DevEngineOptions:
     truncation_limit: int = DEFAULT_TRUNCATION_LIMIT
     long_poll_ms: int = DEFAULT_LONG_POLL_MS
     tick_interval_s: float = TICK_INTERVAL_S
+    # An OAuth-protected cluster: a client-credentials token endpoint on its own port, and
+    # both APIs accept only its unexpired tokens (for the configured audience).
+    oauth: OAuthServerConfig | None = None
+    token_port: int = 0
+    # TLS on all ports with this PEM certificate (chain) and key.
+    tls: TlsFiles | None = None
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of the server certificate (with any intermediates) and its private key."""
+
+    cert_path: str
+    key_path: str
 
 
 class DevEngine:
@@ -76,8 +93,24 @@ class DevEngine:
         self._health: Any = None
         self._rest: RestServer | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._token_server: TokenServer | None = None
+        self.issuer: TokenIssuer | None = (
+            TokenIssuer(options.oauth) if options.oauth is not None else None
+        )
         self.grpc_port = 0
         self.rest_port = 0
+        self.token_port = 0
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.options.tls is not None else "http"
+
+    @property
+    def token_url(self) -> str | None:
+        """The client-credentials token endpoint (None unless ``options.oauth`` is set)."""
+        if self._token_server is None:
+            return None
+        return f"{self.scheme}://{self.host}:{self.token_port}{TOKEN_PATH}"
 
     @property
     def grpc_address(self) -> str:
@@ -87,7 +120,7 @@ class DevEngine:
     @property
     def rest_url(self) -> str:
         """Base URL of the REST API (without ``/v2``)."""
-        return f"http://{self.host}:{self.rest_port}"
+        return f"{self.scheme}://{self.host}:{self.rest_port}"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -172,6 +205,10 @@ class DevEngine:
 
     async def _open(self) -> None:
         auth = self.options.auth
+        if self.issuer is not None:
+            auth = dataclasses.replace(auth, issuer=self.issuer)
+        tls = self.options.tls
+        context = server_context(tls.cert_path, tls.key_path) if tls is not None else None
         interceptors = [AuthInterceptor(auth)] if auth.enabled else []
         server = grpc.aio.server(interceptors=interceptors)
         gateway = GatewayService(
@@ -180,8 +217,12 @@ class DevEngine:
         pb_grpc.add_GatewayServicer_to_server(gateway, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        address = f"{self.host}:{self._requested_grpc_port}"
         try:
-            self.grpc_port = server.add_insecure_port(f"{self.host}:{self._requested_grpc_port}")
+            if tls is not None:
+                self.grpc_port = server.add_secure_port(address, _grpc_credentials(tls))
+            else:
+                self.grpc_port = server.add_insecure_port(address)
         except RuntimeError as error:
             raise OSError(
                 f"cannot bind the gRPC gateway to {self.host}:{self._requested_grpc_port}: {error}"
@@ -200,18 +241,32 @@ class DevEngine:
             grpc_port=self.grpc_port,
         )
         try:
-            self._rest = RestServer(api, self.host, self._requested_rest_port, auth=auth)
+            self._rest = RestServer(
+                api, self.host, self._requested_rest_port, auth=auth, tls=context
+            )
+            if self.issuer is not None:
+                self._token_server = TokenServer(
+                    self.issuer, self.host, self.options.token_port, context
+                )
         except OSError:
             await server.stop(None)
+            if self._rest is not None:
+                self._rest.stop()
             raise
         self._rest.start()
         self.rest_port = self._rest.port
+        if self._token_server is not None:
+            self._token_server.start()
+            self.token_port = self._token_server.port
         self._ticker = asyncio.create_task(self._tick_forever(), name="devengine-ticker")
         log.info(
-            "Development engine up: gRPC gateway on %s, REST API on %s (auth %s; state in memory)",
+            "Development engine up: gRPC gateway on %s, REST API on %s (auth %s, TLS %s%s; "
+            "state in memory)",
             self.grpc_address,
             self.rest_url,
-            "on" if auth.enabled else "off",
+            "oauth" if self.issuer is not None else ("on" if auth.enabled else "off"),
+            "on" if tls is not None else "off",
+            f", token endpoint {self.token_url}" if self.token_url else "",
         )
 
     async def _close(self) -> None:
@@ -225,6 +280,8 @@ class DevEngine:
             await self._grpc_server.stop(0.5)
         if self._rest is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._rest.stop)
+        if self._token_server is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._token_server.stop)
         log.info("Development engine stopped")
 
     async def _tick_forever(self) -> None:
@@ -236,6 +293,11 @@ class DevEngine:
             except Exception:  # a failing tick must not stop time for the whole engine
                 log.exception("engine tick failed")
             await asyncio.sleep(interval)
+
+
+def _grpc_credentials(tls: TlsFiles) -> Any:
+    with open(tls.key_path, "rb") as key, open(tls.cert_path, "rb") as cert:
+        return grpc.ssl_server_credentials([(key.read(), cert.read())])
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -264,6 +326,31 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--bearer-token", metavar="TOKEN", help="require this bearer token")
     parser.add_argument(
+        "--oauth-client-id",
+        metavar="ID",
+        help="serve a client-credentials token endpoint for this client and accept only its "
+        "unexpired tokens on both APIs (secret: --oauth-client-secret or "
+        "DEVENGINE_OAUTH_CLIENT_SECRET)",
+    )
+    parser.add_argument("--oauth-client-secret", metavar="SECRET", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--oauth-audience",
+        metavar="AUDIENCE",
+        help="accept only tokens issued for this audience (default: any)",
+    )
+    parser.add_argument(
+        "--token-lifetime",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="lifetime of issued tokens (default %(default)s)",
+    )
+    parser.add_argument(
+        "--token-port", type=int, default=18080, help="token endpoint port (default %(default)s)"
+    )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve TLS on all ports: certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    parser.add_argument(
         "--max-active-instances",
         type=int,
         help="answer RESOURCE_EXHAUSTED once this many process instances are active",
@@ -291,6 +378,32 @@ def _auth_from(args: argparse.Namespace) -> AuthConfig:
     return AuthConfig(username=username, password=password, bearer_token=token or None)
 
 
+def _oauth_from(args: argparse.Namespace) -> OAuthServerConfig | None:
+    if not args.oauth_client_id:
+        return None
+    secret = args.oauth_client_secret or os.environ.get("DEVENGINE_OAUTH_CLIENT_SECRET")
+    if not secret:
+        raise ValueError(
+            "--oauth-client-id needs --oauth-client-secret or DEVENGINE_OAUTH_CLIENT_SECRET"
+        )
+    if args.token_lifetime <= 0:
+        raise ValueError("--token-lifetime must be greater than zero")
+    return OAuthServerConfig(
+        args.oauth_client_id, secret, args.oauth_audience or None, args.token_lifetime
+    )
+
+
+def _tls_from(args: argparse.Namespace) -> TlsFiles | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not args.tls_cert or not args.tls_key:
+        raise ValueError("--tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if not os.path.isfile(path):
+            raise ValueError(f"TLS file {path!r} does not exist")
+    return TlsFiles(args.tls_cert, args.tls_key)
+
+
 async def _serve_until_signalled(
     host: str, grpc_port: int, rest_port: int, options: DevEngineOptions
 ) -> None:
@@ -316,11 +429,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         auth = _auth_from(args)
+        oauth = _oauth_from(args)
+        tls = _tls_from(args)
     except ValueError as error:
         log.error("%s", error)
         return 2
     options = DevEngineOptions(
         auth=auth,
+        oauth=oauth,
+        token_port=args.token_port,
+        tls=tls,
         max_active_instances=args.max_active_instances,
         query_visibility_delay_ms=args.query_visibility_delay_ms,
     )
