@@ -30,6 +30,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from pyzeebe.proto import gateway_pb2_grpc as pb_grpc
 
 from .clock import Clock
+from .contract import DEFAULT_VERSION, VERSION_TRAITS, VERSIONS
 from .engine import Engine
 from .gateway import DEFAULT_LONG_POLL_MS, AuthInterceptor, GatewayService
 from .rest import DEFAULT_TRUNCATION_LIMIT, AuthConfig, RestApi, RestServer
@@ -54,6 +55,15 @@ class DevEngineOptions:
     truncation_limit: int = DEFAULT_TRUNCATION_LIMIT
     long_poll_ms: int = DEFAULT_LONG_POLL_MS
     tick_interval_s: float = TICK_INTERVAL_S
+    #: the Camunda minor version whose REST contract and answers are emulated (8.8 or 8.9)
+    camunda_version: str = DEFAULT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.camunda_version not in VERSIONS:
+            raise ValueError(
+                f"camunda_version must be one of {', '.join(VERSIONS)}, "
+                f"got {self.camunda_version!r}"
+            )
 
 
 class DevEngine:
@@ -114,6 +124,7 @@ class DevEngine:
                 clock,
                 max_active_instances=options.max_active_instances,
                 query_visibility_delay_ms=options.query_visibility_delay_ms,
+                gateway_version=VERSION_TRAITS[options.camunda_version].gateway_version,
             )
         dev = cls(engine, host, grpc_port, rest_port, options)
         await dev._open()
@@ -198,6 +209,7 @@ class DevEngine:
             truncation_limit=self.options.truncation_limit,
             grpc_host=self.host,
             grpc_port=self.grpc_port,
+            camunda_version=self.options.camunda_version,
         )
         try:
             self._rest = RestServer(api, self.host, self._requested_rest_port, auth=auth)
@@ -208,7 +220,9 @@ class DevEngine:
         self.rest_port = self._rest.port
         self._ticker = asyncio.create_task(self._tick_forever(), name="devengine-ticker")
         log.info(
-            "Development engine up: gRPC gateway on %s, REST API on %s (auth %s; state in memory)",
+            "Development engine up (Camunda %s contract): gRPC gateway on %s, REST API on %s "
+            "(auth %s; state in memory)",
+            self.options.camunda_version,
             self.grpc_address,
             self.rest_url,
             "on" if auth.enabled else "off",
@@ -275,6 +289,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="make REST searches see changes only after this delay (eventual consistency)",
     )
     parser.add_argument(
+        "--camunda-version",
+        default=DEFAULT_VERSION,
+        choices=list(VERSIONS),
+        help="Camunda version whose REST API v2 contract to enforce and report "
+        "(default %(default)s: its newest patch behaviour)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser
@@ -323,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth=auth,
         max_active_instances=args.max_active_instances,
         query_visibility_delay_ms=args.query_visibility_delay_ms,
+        camunda_version=args.camunda_version,
     )
     try:
         asyncio.run(_serve_until_signalled(args.host, args.grpc_port, args.rest_port, options))
