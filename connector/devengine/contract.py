@@ -389,6 +389,8 @@ VERSION_TRAITS: Mapping[str, VersionTraits] = {
             "elementInstance": {"rootProcessInstanceKey": _ROOT},
             "messageSubscription": {"rootProcessInstanceKey": _ROOT},
             "incident": {"rootProcessInstanceKey": _ROOT},
+            "variable": {"rootProcessInstanceKey": _ROOT},
+            "createdInstance": {"tags": [], "businessId": None},
         },
         topology_cluster_id=True,
     ),
@@ -515,8 +517,10 @@ def check_page(contract: SearchContract, raw: Any, latest: bool) -> None:
     allowed = contract.paging
     if latest and contract.latest_paging is not None:
         allowed = contract.latest_paging
-        # A first page has no cursor yet: {limit} alone is the start of forward paging.
-        if mode == "offset" and (not isinstance(raw, dict) or "from" not in raw):
+        # A first page has no cursor yet: {limit} (and {from: 0, limit}, which the official
+        # 8.8 client fills in by default) is the start of forward paging. Camunda ignores any
+        # other `from`/`before` here; refusing them keeps wrong pages from going unnoticed.
+        if mode == "offset" and (not isinstance(raw, dict) or raw.get("from", 0) == 0):
             return
     if mode not in allowed:
         raise ContractViolation(

@@ -1248,14 +1248,17 @@ class RestApi:
                 ) from None
         return Response(
             200,
-            {
-                "processDefinitionId": info.bpmn_process_id,
-                "processDefinitionVersion": info.version,
-                "processDefinitionKey": str(info.process_definition_key),
-                "processInstanceKey": str(info.process_instance_key),
-                "tenantId": info.tenant_id,
-                "variables": result_variables,
-            },
+            self._shape(
+                "createdInstance",
+                {
+                    "processDefinitionId": info.bpmn_process_id,
+                    "processDefinitionVersion": info.version,
+                    "processDefinitionKey": str(info.process_definition_key),
+                    "processInstanceKey": str(info.process_instance_key),
+                    "tenantId": info.tenant_id,
+                    "variables": result_variables,
+                },
+            ),
         )
 
     def cancel(self, request: Request) -> Response:
@@ -1405,7 +1408,7 @@ class RestApi:
 
     def get_variable(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "variableKey")
-        return Response(200, variable_result(self.engine.variable(key)))
+        return Response(200, self._shape("variable", variable_result(self.engine.variable(key))))
 
 
 # ---------------------------------------------------------------------------- HTTP transport

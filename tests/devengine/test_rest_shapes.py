@@ -164,6 +164,8 @@ EXTRA_89: dict[str, dict[str, Check]] = {
     "element": {"rootProcessInstanceKey": optional(key)},
     "subscription": {"rootProcessInstanceKey": optional(key)},
     "incident": {"rootProcessInstanceKey": optional(key)},
+    "variable": {"rootProcessInstanceKey": optional(key)},
+    "createdInstance": {"tags": lambda value: value == [], "businessId": optional(STRING)},
     "topology": {"clusterId": optional(STRING)},
 }
 VERSION = "8.8"  # set per test by the ``dev`` fixture below
@@ -311,13 +313,13 @@ def test_message_subscription_search_shape(dev: DevEngine, waiting: str) -> None
 
 def test_variable_search_and_get_shape(dev: DevEngine, waiting: str) -> None:
     body = rest_search(dev, "variables", {"filter": {"processInstanceKey": waiting}})
-    assert_search_shape(body, VARIABLE_SEARCH_ITEM)
+    assert_search_shape(body, versioned(VARIABLE_SEARCH_ITEM, "variable"))
     values = {item["name"]: item["value"] for item in body["items"]}
     assert values == {"orderId": '"o-1"', "total": "10"}  # JSON text, as the API serves it
     first = body["items"][0]
     single = requests.get(f"{dev.rest_url}/v2/variables/{first['variableKey']}", timeout=5)
     assert single.status_code == 200
-    assert_shape(single.json(), VARIABLE_BASE)
+    assert_shape(single.json(), versioned(VARIABLE_BASE, "variable"))
 
 
 def test_message_publication_shape(dev: DevEngine) -> None:
@@ -347,7 +349,8 @@ def test_create_and_cancel_process_instance_shape(dev: DevEngine, waiting: str) 
             "processInstanceKey": key,
             "tenantId": STRING,
             "variables": of(dict),
-        },
+        }
+        | versioned({}, "createdInstance"),
     )
     url = f"{dev.rest_url}/v2/process-instances/{body['processInstanceKey']}/cancellation"
     cancelled = requests.post(url, timeout=5)
