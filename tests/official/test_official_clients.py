@@ -132,3 +132,49 @@ def test_official_rest_client_accepts_every_answer_the_worker_reads(
     # the published message completed the second instance
     completed = dev.engine.process_instances(bpmn_process_id="official-p", state="COMPLETED")
     assert len(completed) == 1
+
+
+GRPC_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="defs"
+    targetNamespace="http://example.com/official-clients">
+  <bpmn:message id="msg" name="grpc-done">
+    <bpmn:extensionElements>
+      <zeebe:subscription correlationKey="=orderId"/>
+    </bpmn:extensionElements>
+  </bpmn:message>
+  <bpmn:process id="grpc-p" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="task"/>
+    <bpmn:serviceTask id="task">
+      <bpmn:extensionElements>
+        <zeebe:taskDefinition type="grpc-job"/>
+      </bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="wait"/>
+    <bpmn:intermediateCatchEvent id="wait">
+      <bpmn:messageEventDefinition messageRef="msg"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_official_grpc_client_runs_a_process_to_the_end(version: str, tmp_path: Path) -> None:
+    node = node_or_skip()
+    bpmn = tmp_path / "grpc.bpmn"
+    bpmn.write_text(GRPC_BPMN)
+    options = DevEngineOptions(long_poll_ms=1_000, camunda_version=version)
+    with DevEngine.run_in_thread(options=options) as dev:
+        output = run_node(
+            node,
+            "grpc_client.mjs",
+            {"GRPC_ADDRESS": dev.grpc_address, "EXPECT_VERSION": version, "BPMN_PATH": str(bpmn)},
+        )
+        assert "all checks passed" in output
+        [done] = dev.engine.process_instances(bpmn_process_id="grpc-p")
+        assert done.state == "COMPLETED"
+        variables = {v.name: v.value for v in dev.engine.variables(process_instance_key=done.key)}
+        assert variables["handled"] == "true" and variables["status"] == '"done"'
