@@ -30,6 +30,7 @@ import requests
 
 from connector.bpmn import BPMN_NS, BpmnError
 from connector.elements import ElementConfig, ElementConfigError, load_elements
+from connector.observability import log_event
 from connector.scheduler import owns
 
 log = logging.getLogger(__name__)
@@ -432,7 +433,7 @@ class RestV2Source:
             version = data.get("gatewayVersion") if isinstance(data, dict) else None
             self.cluster_version = str(version) if version else None
             self._version_checked = True
-            log.info("cluster version %s", self.cluster_version or "unknown")
+            log_event(log, "cluster version", version=self.cluster_version or "unknown")
         release = parse_release(self.cluster_version)
         if release is not None and release < MIN_REST_V2_RELEASE:
             # Every cycle fails the same way (the worker logs it once) until reconfigured.

@@ -29,6 +29,7 @@ __all__ = [
     "FieldRule",
     "SearchContract",
     "VersionTraits",
+    "acceptable",
     "contract_for",
     "request_violations",
 ]
@@ -548,8 +549,46 @@ def check_search(contract: SearchContract, body: Any) -> None:
     check_page(contract, body.get("page"), latest)
 
 
-def request_violations(version: str, method: str, path: str, body: Any) -> list[str]:
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            ranges.append((media.strip().lower(), quality))
+    return ranges
+
+
+def acceptable(accept: str | None, produces: str) -> bool:
+    """Whether an ``Accept`` header admits the endpoint's media type (Camunda answers 406
+    otherwise: its controllers produce one type each)."""
+    if not accept or not accept.strip():
+        return True
+    kind = produces.split("/")[0]
+    for media, quality in _media_ranges(accept):
+        if quality <= 0:
+            continue
+        if media in ("*/*", f"{kind}/*", produces):
+            return True
+        if produces == "application/json" and media.endswith("+json"):
+            return True  # e.g. application/problem+json or vendor JSON types
+    return False
+
+
+def request_violations(
+    version: str, method: str, path: str, body: Any, accept: str | None = None
+) -> list[str]:
     """Why a version refuses a request (empty: accepted); for recorded worker requests."""
+    produces = "text/xml" if method == "GET" and path.endswith("/xml") else "application/json"
+    if not acceptable(accept, produces):
+        return [f"{version} {method} {path}: Accept {accept!r} excludes {produces} (406)"]
     if method == "POST" and path.endswith("/search"):
         contract = contract_for(version, path)
         if contract is None:

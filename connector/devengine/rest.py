@@ -37,6 +37,7 @@ from .contract import (
     VERSIONS,
     ContractViolation,
     VersionTraits,
+    acceptable,
     check_search,
     contract_for,
 )
@@ -904,39 +905,6 @@ def parse_json_body(raw: bytes) -> JsonObject:
     return parsed
 
 
-def _media_ranges(accept: str) -> list[tuple[str, float]]:
-    ranges: list[tuple[str, float]] = []
-    for part in accept.split(","):
-        media, _, params = part.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media:
-            ranges.append((media.strip().lower(), quality))
-    return ranges
-
-
-def acceptable(accept: str | None, produces: str) -> bool:
-    """Whether an ``Accept`` header admits the endpoint's media type (Camunda answers 406
-    otherwise: its controllers produce one type each)."""
-    if not accept or not accept.strip():
-        return True
-    kind = produces.split("/")[0]
-    for media, quality in _media_ranges(accept):
-        if quality <= 0:
-            continue
-        if media in ("*/*", f"{kind}/*", produces):
-            return True
-        if produces == "application/json" and media.endswith("+json"):
-            return True  # e.g. application/problem+json or vendor JSON types
-    return False
-
-
 Handler = Callable[["Request"], "Response"]
 
 
@@ -977,6 +945,9 @@ class RestApi:
             )
         self.version = camunda_version
         self.traits: VersionTraits = VERSION_TRAITS[camunda_version]
+        #: set to a list to record every routed request (method, path, body, Accept): tests
+        #: check what a client sent against each version's contract
+        self.recorded: list[tuple[str, str, JsonObject, str | None]] | None = None
         self.engine = engine
         self.truncation_limit = truncation_limit
         self.total_items_cap = total_items_cap
@@ -1024,6 +995,8 @@ class RestApi:
                 )
             if raw_body is not None:
                 request.body = parse_json_body(raw_body)
+            if self.recorded is not None:
+                self.recorded.append((request.method, request.path, request.body, request.accept))
             return handler(request)
         except EngineError as error:
             return self._problem(api_error_from_engine(error), request.path)
@@ -1518,6 +1491,7 @@ class RestServer:
         auth: AuthConfig | None = None,
     ) -> None:
         self._server = _HttpServer((host, port), api, auth or AuthConfig())
+        self.api = api
         self._thread: threading.Thread | None = None
         self.host = host
 

@@ -95,6 +95,13 @@ class DevEngine:
         return f"{self.host}:{self.grpc_port}"
 
     @property
+    def rest_api(self) -> RestApi:
+        """The REST handlers (e.g. to record requests in tests); only while running."""
+        if self._rest is None:
+            raise RuntimeError("the dev engine is not running")
+        return self._rest.api
+
+    @property
     def rest_url(self) -> str:
         """Base URL of the REST API (without ``/v2``)."""
         return f"http://{self.host}:{self.rest_port}"
