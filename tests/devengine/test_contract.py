@@ -13,7 +13,7 @@ import requests
 
 from connector.devengine.contract import VERSIONS, request_violations
 from connector.devengine.server import DevEngine, DevEngineOptions
-from connector.discovery import RestV2Source
+from connector.discovery import ClusterError, RestV2Source
 
 from .conftest import create_instance, deploy, message_catch_process
 
@@ -262,3 +262,31 @@ def test_the_worker_request_builders_fit_every_version(version: str) -> None:
     assert {path for path, _ in posted} == {DEFINITIONS, SUBSCRIPTIONS, VARIABLES, ELEMENTS}
     for path, body in posted:
         assert request_violations(version, "POST", path, body) == [], (path, body)
+
+
+def test_version_option_is_checked() -> None:
+    from connector.devengine.server import _build_parser
+
+    assert _build_parser().parse_args(["--camunda-version", "8.9"]).camunda_version == "8.9"
+    assert _build_parser().parse_args([]).camunda_version == "8.8"
+    with pytest.raises(SystemExit):
+        _build_parser().parse_args(["--camunda-version", "8.7"])
+    with pytest.raises(ValueError, match="camunda_version"):
+        DevEngineOptions(camunda_version="8.7")
+
+
+class OldCluster(RecordingClient):
+    def get_json(self, path: str) -> Any:
+        self.sent.append(("GET", path, None))
+        return {"gatewayVersion": "8.7.12"}
+
+
+def test_a_cluster_older_than_8_8_stops_discovery_with_the_fix_named() -> None:
+    client = OldCluster()
+    source = RestV2Source(client)  # type: ignore[arg-type]
+    for _ in range(2):  # every cycle, but the version is asked only once
+        with pytest.raises(ClusterError) as raised:
+            source.definitions()
+        assert not raised.value.transient
+        assert "8.7.12" in str(raised.value) and "--discovery-source operate" in str(raised.value)
+    assert [path for _, path, _ in client.sent] == ["/v2/topology"]
