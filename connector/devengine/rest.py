@@ -647,11 +647,13 @@ PROCESS_DEFINITION_FIELDS: dict[str, FieldKind] = {
     "tenantId": "string",
     "processDefinitionKey": "key",
     "hasStartForm": "bool",
+    # 8.9 only (its contract table allows it; every definition here is ACTIVE)
+    "state": "enum",
 }
 PROCESS_DEFINITION_SORT = {
     name: kind
     for name, kind in PROCESS_DEFINITION_FIELDS.items()
-    if name not in ("isLatestVersion", "hasStartForm")
+    if name not in ("isLatestVersion", "hasStartForm", "state")
 }
 
 PROCESS_INSTANCE_FIELDS: dict[str, FieldKind] = {

@@ -290,3 +290,15 @@ def test_a_cluster_older_than_8_8_stops_discovery_with_the_fix_named() -> None:
         assert not raised.value.transient
         assert "8.7.12" in str(raised.value) and "--discovery-source operate" in str(raised.value)
     assert [path for _, path, _ in client.sent] == ["/v2/topology"]
+
+
+def test_8_9_definition_state_filter(dev: DevEngine, waiting: str) -> None:
+    body = {"filter": {"isLatestVersion": True, "state": "ACTIVE"}, "page": {"limit": 5}}
+    response = post(dev, DEFINITIONS, body)
+    if dev.rest_api.version == "8.8":
+        assert_problem(response, "Bad Request", "[filter.state]")
+    else:
+        assert response.status_code == 200, response.text
+        assert [i["state"] for i in response.json()["items"]] == ["ACTIVE"]
+        deleted = post(dev, DEFINITIONS, {"filter": {"state": "DELETED"}}).json()
+        assert deleted["items"] == []
