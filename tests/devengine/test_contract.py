@@ -8,8 +8,11 @@ import base64
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import grpc
 import pytest
 import requests
+from pyzeebe.proto import gateway_pb2 as pb
+from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
 from connector.devengine.contract import VERSIONS, request_violations
 from connector.devengine.server import DevEngine, DevEngineOptions
@@ -229,6 +232,10 @@ def test_topology_reports_the_emulated_version(dev: DevEngine) -> None:
     assert body["gatewayVersion"].startswith(version + ".")
     assert all(b["version"] == body["gatewayVersion"] for b in body["brokers"])
     assert ("clusterId" in body) == (version == "8.9")
+    with grpc.insecure_channel(dev.grpc_address) as channel:
+        reply = GatewayStub(channel).Topology(pb.TopologyRequest(), timeout=10)
+    assert reply.gatewayVersion == body["gatewayVersion"]
+    assert {broker.version for broker in reply.brokers} == {body["gatewayVersion"]}
 
 
 class RecordingClient:
