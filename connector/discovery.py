@@ -395,9 +395,13 @@ def _opt_int(value: Any) -> int | None:
 class RestV2Source:
     """Orchestration Cluster REST API v2 (Camunda 8.8+)."""
 
-    def __init__(self, client: RestClient, page_size: int = 500) -> None:
+    def __init__(
+        self, client: RestClient, page_size: int = 500, tenant_ids: Sequence[str] = ()
+    ) -> None:
         self.client = client
         self.page_size = page_size
+        #: with multi-tenancy, only these tenants' definitions and waits (empty = all visible)
+        self.tenant_ids = tuple(tenant_ids)
         self.cluster_version: str | None = None
         self._version_checked = False
 
@@ -454,6 +458,10 @@ class RestV2Source:
             {"field": "processDefinitionId", "order": "ASC"},
             {"field": "tenantId", "order": "ASC"},
         ]
+        # The definition filter takes one plain tenantId: one search per configured tenant.
+        filters: list[JsonObject] = [
+            {"isLatestVersion": True, "tenantId": tenant} for tenant in self.tenant_ids
+        ] or [{"isLatestVersion": True}]
         return [
             DefinitionRef(
                 key=_int(item["processDefinitionKey"]),
@@ -461,9 +469,8 @@ class RestV2Source:
                 version=_opt_int(item.get("version")),
                 tenant_id=item.get("tenantId"),
             )
-            for item in self._search(
-                "/v2/process-definitions/search", {"isLatestVersion": True}, sort
-            )
+            for filter_ in filters
+            for item in self._search("/v2/process-definitions/search", filter_, sort)
         ]
 
     def xml(self, key: int) -> str | None:
@@ -475,7 +482,9 @@ class RestV2Source:
 
     def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
-        filter_ = {"messageSubscriptionState": "CREATED"}
+        filter_: JsonObject = {"messageSubscriptionState": "CREATED"}
+        if self.tenant_ids:
+            filter_["tenantId"] = {"$in": list(self.tenant_ids)}
         for item in self._search("/v2/message-subscriptions/search", filter_, sort):
             try:
                 yield WaitingRow(
@@ -888,4 +897,5 @@ def build_source(settings: Any, auth: ClusterAuth) -> tuple[Source, RestClient]:
         client = RestClient(base, operate_auth, verify=verify, login_path="/api/login")
         return OperateV1Source(client, settings.page_size), client
     client = RestClient(settings.rest_base, auth, verify=verify)
-    return RestV2Source(client, settings.page_size), client
+    tenants = tuple(getattr(settings, "tenants", ()))
+    return RestV2Source(client, settings.page_size, tenants), client

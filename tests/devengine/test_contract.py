@@ -255,11 +255,14 @@ class RecordingClient:
         return {"gatewayVersion": "8.8.0"}
 
 
+@pytest.mark.parametrize("tenants", [(), ("tenant-a", "<default>")])
 @pytest.mark.parametrize("version", VERSIONS)
-def test_the_worker_request_builders_fit_every_version(version: str) -> None:
+def test_the_worker_request_builders_fit_every_version(
+    version: str, tenants: tuple[str, ...]
+) -> None:
     """Fast and exhaustive: each request RestV2Source builds, against each contract."""
     client = RecordingClient()
-    source = RestV2Source(client, page_size=50)  # type: ignore[arg-type]
+    source = RestV2Source(client, page_size=50, tenant_ids=tenants)  # type: ignore[arg-type]
     source.definitions()
     list(source.waiting({}))
     source.variables([1, 2, 3], ["a", "b"])

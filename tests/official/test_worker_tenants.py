@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from connector.config import ConfigError, load_settings
 from connector.devengine.contract import VERSIONS
 from connector.devengine.server import DevEngine, DevEngineOptions
 from tests.worker.bpmn_builder import catch_process, polling_properties
@@ -72,3 +73,41 @@ def test_each_tenant_gets_its_own_message(version: str, endpoint: Endpoint) -> N
                 v.name: json.loads(v.value) for v in dev.engine.variables(process_instance_key=key)
             }
             assert values["result"] == "done"
+
+
+def test_worker_serves_only_the_configured_tenants(endpoint: Endpoint) -> None:
+    with DevEngine.run_in_thread() as dev:
+        xml = catch_process("shared", polling_properties(URL)).encode()
+        instances = {}
+        for tenant in TENANTS:
+            dev.engine.deploy([("p.bpmn", xml)], tenant)
+            endpoint.set(f"/{tenant}/items/x", {"id": "x", "status": "waiting"})
+            instances[tenant] = dev.engine.create_process_instance(
+                "shared",
+                variables={"base": f"{endpoint.url}/{tenant}", "id": "x"},
+                tenant_id=tenant,
+            ).process_instance_key
+        worker = WorkerProcess(dev.grpc_address, dev.rest_url, "--tenant-ids", "tenant-a")
+        try:
+            until(lambda: len(endpoint.hits_for("/tenant-a/items/x")) >= 2, what="a polled")
+            # both instances were there before the first discovery: b is not served
+            assert endpoint.hits_for("/tenant-b/items/x") == []
+            assert len(worker.poller_keys()) == 1
+            endpoint.set("/tenant-a/items/x", {"id": "x", "status": "done"})
+            until(
+                lambda: (
+                    dev.engine.process_instances(key=instances["tenant-a"])[0].state == "COMPLETED"
+                ),
+                what="tenant-a done",
+                timeout=30,
+            )
+        finally:
+            assert worker.stop() == 0
+        assert dev.engine.process_instances(key=instances["tenant-b"])[0].state == "ACTIVE"
+
+
+def test_tenant_ids_are_validated() -> None:
+    settings = load_settings({"tenant_ids": "tenant-a, <default>"}, env={})
+    assert settings.tenants == ("tenant-a", "<default>")
+    with pytest.raises(ConfigError, match="--tenant-ids / CONNECTOR_TENANT_IDS: 'bad tenant'"):
+        load_settings({"tenant_ids": "ok,bad tenant"}, env={})
