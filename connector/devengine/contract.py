@@ -486,7 +486,7 @@ def check_sort(contract: SearchContract, raw: Any, latest: bool) -> None:
         if not isinstance(name, str) or name not in contract.sort:
             raise ContractViolation(f"{where}.field", f"{name!r} is not a sort field")
         order = entry.get("order", "ASC")
-        if order not in ("ASC", "DESC", "asc", "desc"):
+        if order not in ("ASC", "DESC"):  # the spec's enum; no case folding assumed
             raise ContractViolation(f"{where}.order", f"{order!r} is not a sort order")
         if allowed is not None and name not in allowed:
             raise ContractViolation(
