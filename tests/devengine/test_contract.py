@@ -82,6 +82,7 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
         "[filter.processInstanceKey]",
     ),
     # disallowed sort
+    (VARIABLES, {"sort": [{"field": "name", "order": "asc"}]}, "Bad Request", "[sort[0].order]"),
     (
         SUBSCRIPTIONS,
         {"sort": [{"field": "processDefinitionKey"}]},
