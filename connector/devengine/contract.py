@@ -23,13 +23,16 @@ from typing import Any, Literal
 
 __all__ = [
     "DEFAULT_VERSION",
+    "ROOT_KEY",
     "SEARCH_CONTRACTS",
     "VERSIONS",
     "VERSION_TRAITS",
+    "ContractViolation",
     "FieldRule",
     "SearchContract",
     "VersionTraits",
     "acceptable",
+    "check_search",
     "contract_for",
     "request_violations",
 ]
@@ -376,9 +379,10 @@ SEARCH_CONTRACTS: Mapping[str, Mapping[str, SearchContract]] = {
     },
 }
 
-# 8.9 items carry these fields (required, possibly null) that 8.8 does not have. The value
-# is the name of the record attribute to fill them from, or a constant.
-_ROOT = "root_process_instance_key"
+# 8.9 items carry these fields (required, possibly null) that 8.8 does not have: ROOT_KEY
+# stands for the item's root process instance key, anything else is the constant sent.
+ROOT_KEY = "root_process_instance_key"
+_ROOT = ROOT_KEY
 VERSION_TRAITS: Mapping[str, VersionTraits] = {
     "8.8": VersionTraits(gateway_version="8.8.21", nulls=False),
     "8.9": VersionTraits(

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .contract import (
     DEFAULT_VERSION,
+    ROOT_KEY,
     VERSION_TRAITS,
     VERSIONS,
     ContractViolation,
@@ -885,8 +886,6 @@ def _variables(body: JsonObject, name: str = "variables") -> JsonObject:
 
 
 # ---------------------------------------------------------------------------- the API
-
-ROOT_KEY = "root_process_instance_key"
 
 
 def parse_json_body(raw: bytes) -> JsonObject:
