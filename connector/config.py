@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -72,6 +73,7 @@ class Settings(BaseModel):
     max_backoff: float = 300.0
     shard_index: int = 0
     shard_count: int = 1
+    tenant_ids: str | None = None
     max_response_bytes: int = 10 * 1024 * 1024
     secret_prefix: str = "SECRET_"
 
@@ -84,6 +86,11 @@ class Settings(BaseModel):
     @property
     def saas(self) -> bool:
         return self.cluster_id is not None
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        """The tenants this worker serves (``tenant_ids``, comma-separated); () = all visible."""
+        return tuple(t.strip() for t in (self.tenant_ids or "").split(",") if t.strip())
 
     @property
     def rest_base(self) -> str:
@@ -307,6 +314,14 @@ OPTIONS: tuple[Option, ...] = (
         "number of replicas splitting the waiting instances (default 1)",
     ),
     Option(
+        "tenant_ids",
+        "--tenant-ids",
+        ("CONNECTOR_TENANT_IDS",),
+        "str",
+        "with multi-tenancy: the tenants whose processes this worker serves, comma-separated "
+        "(default: every tenant the credentials can read)",
+    ),
+    Option(
         "max_response_bytes",
         "--max-response-bytes",
         ("CONNECTOR_MAX_RESPONSE_BYTES",),
@@ -512,6 +527,10 @@ def _infer_auth(values: dict[str, Any]) -> None:
         values["auth_method"] = "basic"
 
 
+# Camunda's tenant id pattern (REST API v2 ``TenantId``).
+TENANT_ID = re.compile(r"<default>|[A-Za-z0-9_@.+-]{1,256}")
+
+
 def _name(field: str) -> str:
     opt = OPTIONS_BY_FIELD[field]
     return f"{opt.flag} / {opt.env[0]}"
@@ -557,6 +576,12 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
         problems.append(f"{_name('shard_count')}: must be at least 1")
     elif not 0 <= index < count:
         problems.append(f"{_name('shard_index')}: must be between 0 and {count - 1} (shard count)")
+    for tenant in (values.get("tenant_ids") or "").split(","):
+        if tenant.strip() and not TENANT_ID.fullmatch(tenant.strip()):
+            problems.append(
+                f"{_name('tenant_ids')}: {tenant.strip()!r} is not a tenant id "
+                "(<default> or letters, digits and _@.+-, at most 256)"
+            )
     port = values.get("http_port")
     if port is not None and not 0 <= port <= 65535:
         problems.append(f"{_name('http_port')}: must be between 0 and 65535")

@@ -35,6 +35,7 @@ from connector.elements import ElementConfig, ElementConfigError, load_elements
 from connector.http.auth import BasicAuth, OAuthClientCredentials
 from connector.http.oauth import SHARED_PROVIDER, TokenProvider
 from connector.http.response import OAuthError
+from connector.observability import log_event
 from connector.scheduler import owns
 
 log = logging.getLogger(__name__)
@@ -189,9 +190,9 @@ class RestClient:
     def get_json(self, path: str) -> Any:
         return self._json(self._send("GET", path), path)
 
-    def get_text(self, path: str) -> str | None:
+    def get_text(self, path: str, accept: str = "application/json") -> str | None:
         """Body text, or None for 204/404 (no such resource)."""
-        reply = self._send("GET", path, allow_missing=True)
+        reply = self._send("GET", path, allow_missing=True, accept=accept)
         if reply.status_code in (204, 404):
             return None
         reply.encoding = reply.encoding or "utf-8"
@@ -204,15 +205,16 @@ class RestClient:
         *,
         json_body: JsonObject | None = None,
         allow_missing: bool = False,
+        accept: str = "application/json",
     ) -> requests.Response:
         url = self.base_url + path
         for attempt in (1, 2):
             if self._login_path is not None:
                 self._login()
-                headers = {"Accept": "application/json"}
+                headers = {"Accept": accept}
             else:
                 headers = {
-                    "Accept": "application/json",
+                    "Accept": accept,
                     **self.auth.headers(self.session, self.timeout),
                 }
             with self._count_lock:
@@ -377,6 +379,21 @@ class Source(Protocol):
         """(process instance, element id) -> key of the ACTIVE instance of that element."""
 
 
+# The first release whose REST API v2 has every search the REST source uses.
+MIN_REST_V2_RELEASE = (8, 8)
+
+
+def parse_release(version: str | None) -> tuple[int, int] | None:
+    """``(major, minor)`` of a version such as ``8.8.3`` or ``8.9.0-alpha1``; None if unreadable."""
+    if not version:
+        return None
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or "x")
+    except (IndexError, ValueError):
+        return None
+
+
 def _int(value: Any) -> int:
     return int(value)
 
@@ -388,9 +405,15 @@ def _opt_int(value: Any) -> int | None:
 class RestV2Source:
     """Orchestration Cluster REST API v2 (Camunda 8.8+)."""
 
-    def __init__(self, client: RestClient, page_size: int = 500) -> None:
+    def __init__(
+        self, client: RestClient, page_size: int = 500, tenant_ids: Sequence[str] = ()
+    ) -> None:
         self.client = client
         self.page_size = page_size
+        #: with multi-tenancy, only these tenants' definitions and waits (empty = all visible)
+        self.tenant_ids = tuple(tenant_ids)
+        self.cluster_version: str | None = None
+        self._version_checked = False
 
     @property
     def requests_made(self) -> int:
@@ -416,8 +439,39 @@ class RestV2Source:
                 return  # saves the empty page a full last page would otherwise cost
             body = {**body, "page": {"limit": self.page_size, "after": cursor}}
 
+    def check_version(self) -> str | None:
+        """The cluster's version from ``/v2/topology`` (read once, logged); raises a permanent
+        :class:`ClusterError` naming the fix when the cluster predates the 8.8 search API."""
+        if not self._version_checked:
+            data = self.client.get_json("/v2/topology")
+            version = data.get("gatewayVersion") if isinstance(data, dict) else None
+            self.cluster_version = str(version) if version else None
+            self._version_checked = True
+            log_event(log, "cluster version", version=self.cluster_version or "unknown")
+        release = parse_release(self.cluster_version)
+        if release is not None and release < MIN_REST_V2_RELEASE:
+            # Every cycle fails the same way (the worker logs it once) until reconfigured.
+            raise ClusterError(
+                f"the cluster runs Camunda {self.cluster_version}, older than 8.8: its REST API "
+                "has no message-subscription search. Set CONNECTOR_DISCOVERY_SOURCE=operate "
+                "(--discovery-source operate) and CONNECTOR_OPERATE_URL if Operate is not "
+                "served at the REST address",
+                transient=False,
+            )
+        return self.cluster_version
+
     def definitions(self) -> list[DefinitionRef]:
-        sort = [{"field": "processDefinitionKey", "order": "ASC"}]
+        self.check_version()
+        # With isLatestVersion Camunda 8.8.x (since the 2026 backport) and 8.9 allow only
+        # these sort fields and forward cursor paging; 8.8.0 accepts them too.
+        sort = [
+            {"field": "processDefinitionId", "order": "ASC"},
+            {"field": "tenantId", "order": "ASC"},
+        ]
+        # The definition filter takes one plain tenantId: one search per configured tenant.
+        filters: list[JsonObject] = [
+            {"isLatestVersion": True, "tenantId": tenant} for tenant in self.tenant_ids
+        ] or [{"isLatestVersion": True}]
         return [
             DefinitionRef(
                 key=_int(item["processDefinitionKey"]),
@@ -425,17 +479,22 @@ class RestV2Source:
                 version=_opt_int(item.get("version")),
                 tenant_id=item.get("tenantId"),
             )
-            for item in self._search(
-                "/v2/process-definitions/search", {"isLatestVersion": True}, sort
-            )
+            for filter_ in filters
+            for item in self._search("/v2/process-definitions/search", filter_, sort)
         ]
 
     def xml(self, key: int) -> str | None:
-        return self.client.get_text(f"/v2/process-definitions/{key}/xml")
+        # The XML endpoint produces only text/xml (problems as application/problem+json);
+        # asking for JSON is answered with 406 by Camunda.
+        return self.client.get_text(
+            f"/v2/process-definitions/{key}/xml", accept="text/xml, application/problem+json"
+        )
 
     def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
-        filter_ = {"messageSubscriptionState": "CREATED"}
+        filter_: JsonObject = {"messageSubscriptionState": "CREATED"}
+        if self.tenant_ids:
+            filter_["tenantId"] = {"$in": list(self.tenant_ids)}
         for item in self._search("/v2/message-subscriptions/search", filter_, sort):
             try:
                 yield WaitingRow(
@@ -480,17 +539,21 @@ class RestV2Source:
     def scope_keys(
         self, process_instance_keys: Sequence[int], element_ids: Sequence[str]
     ) -> dict[tuple[int, str], int]:
-        filter_ = {
-            "processInstanceKey": {"$in": [str(k) for k in process_instance_keys]},
-            "elementId": {"$in": list(element_ids)},
-            "state": "ACTIVE",
-        }
+        # The element-instance filter takes only plain values for keys and element ids in
+        # 8.8 and 8.9 (no `$in`): one search per instance and sub-process (usually one).
         sort = [{"field": "elementInstanceKey", "order": "ASC"}]
         found: dict[tuple[int, str], int] = {}
-        for item in self._search("/v2/element-instances/search", filter_, sort):
-            found[(_int(item["processInstanceKey"]), str(item["elementId"]))] = _int(
-                item["elementInstanceKey"]
-            )
+        for pik in process_instance_keys:
+            for element_id in element_ids:
+                filter_ = {
+                    "processInstanceKey": str(pik),
+                    "elementId": element_id,
+                    "state": "ACTIVE",
+                }
+                for item in self._search("/v2/element-instances/search", filter_, sort):
+                    found[(_int(item["processInstanceKey"]), str(item["elementId"]))] = _int(
+                        item["elementInstanceKey"]
+                    )
         return found
 
 
@@ -825,4 +888,5 @@ def build_source(settings: Any, auth: ClusterAuth) -> tuple[Source, RestClient]:
         )
         return OperateV1Source(client, settings.page_size), client
     client = RestClient(settings.rest_base, auth, verify=verify, session=auth.session)
-    return RestV2Source(client, settings.page_size), client
+    tenants = tuple(getattr(settings, "tenants", ()))
+    return RestV2Source(client, settings.page_size, tenants), client

@@ -31,6 +31,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from pyzeebe.proto import gateway_pb2_grpc as pb_grpc
 
 from .clock import Clock
+from .contract import DEFAULT_VERSION, VERSION_TRAITS, VERSIONS
 from .engine import Engine
 from .gateway import DEFAULT_LONG_POLL_MS, AuthInterceptor, GatewayService
 from .oauth import TOKEN_PATH, OAuthServerConfig, TokenIssuer, TokenServer
@@ -63,6 +64,15 @@ class DevEngineOptions:
     token_port: int = 0
     # TLS on all ports with this PEM certificate (chain) and key.
     tls: TlsFiles | None = None
+    #: the Camunda minor version whose REST contract and answers are emulated (8.8 or 8.9)
+    camunda_version: str = DEFAULT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.camunda_version not in VERSIONS:
+            raise ValueError(
+                f"camunda_version must be one of {', '.join(VERSIONS)}, "
+                f"got {self.camunda_version!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,13 @@ class DevEngine:
         return f"{self.host}:{self.grpc_port}"
 
     @property
+    def rest_api(self) -> RestApi:
+        """The REST handlers (e.g. to record requests in tests); only while running."""
+        if self._rest is None:
+            raise RuntimeError("the dev engine is not running")
+        return self._rest.api
+
+    @property
     def rest_url(self) -> str:
         """Base URL of the REST API (without ``/v2``)."""
         return f"{self.scheme}://{self.host}:{self.rest_port}"
@@ -147,6 +164,7 @@ class DevEngine:
                 clock,
                 max_active_instances=options.max_active_instances,
                 query_visibility_delay_ms=options.query_visibility_delay_ms,
+                gateway_version=VERSION_TRAITS[options.camunda_version].gateway_version,
             )
         dev = cls(engine, host, grpc_port, rest_port, options)
         await dev._open()
@@ -239,6 +257,7 @@ class DevEngine:
             truncation_limit=self.options.truncation_limit,
             grpc_host=self.host,
             grpc_port=self.grpc_port,
+            camunda_version=self.options.camunda_version,
         )
         try:
             self._rest = RestServer(
@@ -260,8 +279,9 @@ class DevEngine:
             self.token_port = self._token_server.port
         self._ticker = asyncio.create_task(self._tick_forever(), name="devengine-ticker")
         log.info(
-            "Development engine up: gRPC gateway on %s, REST API on %s (auth %s, TLS %s%s; "
-            "state in memory)",
+            "Development engine up (Camunda %s contract): gRPC gateway on %s, REST API on %s "
+            "(auth %s, TLS %s%s; state in memory)",
+            self.options.camunda_version,
             self.grpc_address,
             self.rest_url,
             "oauth" if self.issuer is not None else ("on" if auth.enabled else "off"),
@@ -362,6 +382,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="make REST searches see changes only after this delay (eventual consistency)",
     )
     parser.add_argument(
+        "--camunda-version",
+        default=DEFAULT_VERSION,
+        choices=list(VERSIONS),
+        help="Camunda version whose REST API v2 contract to enforce and report "
+        "(default %(default)s: its newest patch behaviour)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser
@@ -441,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls=tls,
         max_active_instances=args.max_active_instances,
         query_visibility_delay_ms=args.query_visibility_delay_ms,
+        camunda_version=args.camunda_version,
     )
     try:
         asyncio.run(_serve_until_signalled(args.host, args.grpc_port, args.rest_port, options))
