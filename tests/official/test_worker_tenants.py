@@ -60,6 +60,8 @@ def test_each_tenant_gets_its_own_message(version: str, endpoint: Endpoint) -> N
             until(lambda: len(worker.poller_keys()) == 1, what="tenant-a's poller removed")
             endpoint.set("/tenant-b/items/x", {"id": "x", "status": "done"})
             until(lambda: state("tenant-b") == "COMPLETED", what="tenant-b done", timeout=30)
+            # the worker logs the correlation after the publish returns: wait for the line
+            until(lambda: len(worker.logs("correlated")) == 2, what="both correlations logged")
             correlated = worker.logs("correlated")
             assert sorted(r["process_instance_key"] for r in correlated) == sorted(
                 str(k) for k in instances.values()
