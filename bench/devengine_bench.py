@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connector.devengine import Engine  # noqa: E402
-from connector.devengine.server import DevEngine  # noqa: E402
+from connector.devengine.server import DevEngine, DevEngineOptions  # noqa: E402
 
 PROCESS_ID = "bench-wait"
 MESSAGE = "bench-msg"
@@ -118,7 +118,10 @@ def _engine_command(engine: Engine, command: str, payload: Any) -> Any:
 
 def _serve_engine(conn: Connection) -> None:
     """Body of an engine process: a dev engine plus a command loop on ``conn``."""
-    with DevEngine.run_in_thread("127.0.0.1") as dev:
+    # 8.9's contract: its message-subscription search takes the processDefinitionKey filter
+    # the timed searches use (8.8 has none).
+    options = DevEngineOptions(camunda_version="8.9")
+    with DevEngine.run_in_thread("127.0.0.1", options=options) as dev:
         conn.send((dev.grpc_address, dev.rest_url))
         while True:
             command, payload = conn.recv()

@@ -43,6 +43,7 @@ from connector.http.auth import (
     OAuthRefreshToken,
 )
 from connector.http.response import redact_url
+from connector.redaction import register, register_basic
 from connector.secrets import SecretNotFoundError, SecretProvider, replace_secrets
 
 # The reference treats this literal password as "no password".
@@ -73,6 +74,11 @@ class BoundRequest:
     follow_redirects: bool = False
     skip_encoding: bool = False
     element: str = field(default="", compare=False)
+    #: Which parts hold a secret or a credential, so that a redirect to another origin can
+    #: drop them: header names (lower case), query parameter names, and the body.
+    sensitive_headers: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    sensitive_query: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    sensitive_body: bool = field(default=False, repr=False, compare=False)
     coalesce_key: str = field(default="", init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -134,12 +140,17 @@ def bind_request(
     """
     binder = _Binder(config, variables, secrets)
     method = binder.method()
-    headers = binder.pairs(config.headers, multi=False)
-    query = binder.pairs(config.query_parameters, multi=True)
+    headers, secret_headers = binder.sensitive_pairs(config.headers, multi=False)
+    query, secret_query = binder.sensitive_pairs(config.query_parameters, multi=True)
     auth = binder.auth()
+    if isinstance(auth, ApiKeyAuth):
+        (secret_query if auth.location == "query" else secret_headers).add(auth.name)
     body: bytes | None = None
+    secret_body = False
     if method in BODY_METHODS and config.body is not None:
+        before = len(binder.resolved)
         body, content_type = binder.body(headers)
+        secret_body = len(binder.resolved) > before
         if content_type and not any(k.lower() == "content-type" for k, _ in headers):
             headers = (*headers, ("Content-Type", content_type))
     connect = binder.timeout(config.connection_timeout, DEFAULT_TIMEOUT_SECONDS)
@@ -156,6 +167,9 @@ def bind_request(
         follow_redirects=config.follow_redirects,
         skip_encoding=config.skip_encoding,
         element=config.label,
+        sensitive_headers=frozenset(name.lower() for name in secret_headers),
+        sensitive_query=frozenset(secret_query),
+        sensitive_body=secret_body,
     )
 
 
@@ -171,7 +185,9 @@ class _Binder:
     ) -> None:
         self.config = config
         self.variables = variables
-        self.secrets = secrets
+        self.secrets = _Recording(secrets)
+        #: Secret values resolved so far, in order (see :meth:`sensitive_pairs`).
+        self.resolved = self.secrets.resolved
 
     def error(self, prop: str, reason: str) -> BindingError:
         return BindingError(self.config.label, prop, reason)
@@ -261,6 +277,22 @@ class _Binder:
                 result.append((str(key), _scalar_text(item)))
         return tuple(result)
 
+    def sensitive_pairs(
+        self, field_: Field | None, *, multi: bool
+    ) -> tuple[tuple[tuple[str, str], ...], set[str]]:
+        """:meth:`pairs`, and the names of those that hold a secret value.
+
+        A pair holds a secret when its value contains one resolved for this field. When
+        FEEL transformed the secrets beyond recognition, every pair of the field counts.
+        """
+        before = len(self.resolved)
+        result = self.pairs(field_, multi=multi)
+        values = [v for v in self.resolved[before:] if v]
+        if not values:
+            return result, set()
+        names = {k for k, v in result if any(secret in v for secret in values)}
+        return result, names or {k for k, _ in result}
+
     def body(self, headers: tuple[tuple[str, str], ...]) -> tuple[bytes | None, str | None]:
         assert self.config.body is not None
         value = self.structured(self.config.body)
@@ -298,30 +330,40 @@ class _Binder:
             password = get("password", required=False) or ""
             if password == _EMPTY_PASSWORD_MARKER:
                 password = ""
-            return BasicAuth(username=get("username") or "", password=password)
+            username = get("username") or ""
+            register_basic(username, password)
+            return BasicAuth(username=username, password=password)
         if cfg.type == "bearer":
-            return BearerAuth(token=get("token") or "")
+            token = get("token") or ""
+            register(token)
+            return BearerAuth(token=token)
         if cfg.type == "apiKey":
-            return ApiKeyAuth(
+            key = ApiKeyAuth(
                 location=cfg.api_key_location, name=get("name") or "", value=get("value") or ""
             )
+            register(key.value)
+            return key
         if cfg.type == "oauth-client-credentials-flow":
+            client_id, secret = get("clientId") or "", get("clientSecret") or ""
+            register_basic(client_id, secret)  # sent as basic auth to the token endpoint
             return OAuthClientCredentials(
                 token_endpoint=self._endpoint(),
-                client_id=get("clientId") or "",
-                client_secret=get("clientSecret") or "",
+                client_id=client_id,
+                client_secret=secret,
                 audience=get("audience", required=False),
                 scopes=get("scopes", required=False),
                 client_authentication=cfg.client_authentication,
             )
         if cfg.type == "oauth-refresh-token":
-            return OAuthRefreshToken(
+            refresh = OAuthRefreshToken(
                 token_endpoint=self._endpoint(),
                 client_id=get("clientId") or "",
                 refresh_token=get("refreshToken") or "",
                 client_secret=get("clientSecret", required=False),
                 scopes=get("scopes", required=False),
             )
+            register(refresh.refresh_token, refresh.client_secret)
+            return refresh
         return NoAuth()
 
     def _auth_text(self, name: str, *, required: bool = True) -> str | None:
@@ -338,6 +380,20 @@ class _Binder:
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise self.error("authentication.oauthTokenEndpoint", "must be an absolute http(s) URL")
         return url
+
+
+class _Recording:
+    """A secret provider that remembers the values it handed out (for the markers)."""
+
+    def __init__(self, provider: SecretProvider) -> None:
+        self.provider = provider
+        self.resolved: list[str] = []
+
+    def get(self, name: str) -> str | None:
+        value = self.provider.get(name)
+        if value is not None:
+            self.resolved.append(value)
+        return value
 
 
 def _type_name(value: Any) -> str:

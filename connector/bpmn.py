@@ -17,14 +17,21 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
+from xml.parsers import expat
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 
 #: The ``inbound.type`` value that marks an HTTP polling element.
 POLLING_TYPE = "io.camunda:http-polling:1"
+#: Any version of the polling type; versions other than 1 are reported, not served.
+POLLING_TYPE_PREFIX = "io.camunda:http-polling:"
 
 ElementKind = Literal["intermediate", "boundary"]
+
+#: Deepest element nesting accepted. Modelled processes stay far below; a deeper document
+#: is hostile (per-element scope chains would cost memory quadratic in the depth).
+MAX_DEPTH = 2000
 
 _B = "{" + BPMN_NS + "}"
 _Z = "{" + ZEEBE_NS + "}"
@@ -55,14 +62,27 @@ class PollingElement:
 
 
 @dataclass(frozen=True, slots=True)
+class UnsupportedElement:
+    """A message event whose ``inbound.type`` is a version of ours this worker cannot serve."""
+
+    process_id: str
+    element_id: str
+    inbound_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Message:
     name: str | None
     correlation_key: str | None
 
 
-def find_polling_elements(xml: str | bytes) -> list[PollingElement]:
+def find_polling_elements(
+    xml: str | bytes, unsupported: list[UnsupportedElement] | None = None
+) -> list[PollingElement]:
     """Return every HTTP polling element of every process in ``xml``, in document order.
 
+    Message events whose ``inbound.type`` is another version of ours
+    (``io.camunda:http-polling:2``) are appended to ``unsupported`` when given.
     Raises :class:`BpmnError` when ``xml`` cannot be parsed or is not a BPMN document.
     """
     root = _parse(xml)
@@ -74,18 +94,67 @@ def find_polling_elements(xml: str | bytes) -> list[PollingElement]:
             element = _describe(node, process_id, messages)
             if element is not None:
                 found.append(element)
+            elif unsupported is not None:
+                other = _other_version(node)
+                if other is not None:
+                    unsupported.append(UnsupportedElement(process_id, node.get("id", ""), other))
     return found
 
 
-def _parse(xml: str | bytes) -> ET.Element:
+def parse_xml(xml: str | bytes) -> ET.Element:
+    """Parse XML that must not declare a DOCTYPE or entities (BPMN never needs them).
+
+    Expat's own DOCTYPE and entity handlers refuse them wherever they are and whatever
+    the encoding (a byte search misses UTF-16 and a DOCTYPE after a long comment), so no
+    entity is ever expanded. Expat and the tree builder do not recurse, so any nesting
+    depth up to :data:`MAX_DEPTH` parses. Raises :class:`BpmnError`.
+    """
     data = xml.encode("utf-8") if isinstance(xml, str) else xml
-    # A DOCTYPE is never needed in BPMN; refusing it rules out entity expansion tricks.
-    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
+    builder = ET.TreeBuilder()
+    # "}" as namespace separator gives "uri}local"; "{" is prepended as ElementTree does.
+    parser = expat.ParserCreate(namespace_separator="}")
+
+    def name(raw: str) -> str:
+        return "{" + raw if "}" in raw else raw
+
+    depth = 0
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise BpmnError(f"elements nested deeper than {MAX_DEPTH} levels")
+        builder.start(name(tag), {name(k): v for k, v in attrs.items()})
+
+    def end(tag: str) -> None:
+        nonlocal depth
+        depth -= 1
+        builder.end(name(tag))
+
+    def forbidden(*_: object) -> int:
         raise BpmnError("BPMN XML must not contain a DOCTYPE or entity declarations")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = builder.data
+    parser.StartDoctypeDeclHandler = forbidden
+    parser.EntityDeclHandler = forbidden
+    parser.UnparsedEntityDeclHandler = forbidden
+    parser.ExternalEntityRefHandler = forbidden
+    parser.buffer_text = True
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise BpmnError(f"not well-formed XML: {exc}") from None
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise BpmnError(
+            f"not well-formed XML: {expat.errors.messages[exc.code]}: "
+            f"line {exc.lineno}, column {exc.offset}"
+        ) from None
+    root: ET.Element = builder.close()
+    return root
+
+
+def _parse(xml: str | bytes) -> ET.Element:
+    root = parse_xml(xml)
     if root.tag != _B + "definitions":
         raise BpmnError(f"root element is {root.tag!r}, expected bpmn:definitions")
     return root
@@ -103,16 +172,51 @@ def _messages(root: ET.Element) -> dict[str, _Message]:
     return result
 
 
+_EVENTS = (_B + "intermediateCatchEvent", _B + "boundaryEvent")
+_CONTAINERS = frozenset((_B + "subProcess", _B + "transaction", _B + "adHocSubProcess"))
+
+
 def _flow_nodes(container: ET.Element) -> Iterator[ET.Element]:
     """Catch and boundary events of ``container`` and of all nested sub-processes.
 
+    Document order; an explicit stack, not recursion, so depth is no problem.
     Stops at nested ``bpmn:process`` elements (never legal, but keeps ids unambiguous).
     """
-    for child in container:
-        if child.tag in (_B + "intermediateCatchEvent", _B + "boundaryEvent"):
+    stack: list[Iterator[ET.Element]] = [iter(container)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif child.tag in _EVENTS:
             yield child
-        elif child.tag in (_B + "subProcess", _B + "transaction", _B + "adHocSubProcess"):
-            yield from _flow_nodes(child)
+        elif child.tag in _CONTAINERS:
+            stack.append(iter(child))
+
+
+def element_ancestors(root: ET.Element) -> dict[str, tuple[str, ...]]:
+    """Element id -> ids of its enclosing sub-processes, innermost first (no recursion)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for process in root.iter(_B + "process"):
+        stack: list[tuple[ET.Element, tuple[str, ...]]] = [(process, ())]
+        while stack:
+            node, chain = stack.pop()
+            for child in node:
+                child_id = child.get("id")
+                if child_id:
+                    found[child_id] = chain
+                if child.tag in _CONTAINERS and child_id:
+                    stack.append((child, (child_id, *chain)))
+    return found
+
+
+def _other_version(node: ET.Element) -> str | None:
+    """The ``inbound.type`` of a message event that names another version of ours."""
+    if node.find(_B + "messageEventDefinition") is None:
+        return None
+    kind = _properties(node).get("inbound.type", "").strip()
+    if kind.startswith(POLLING_TYPE_PREFIX) and kind != POLLING_TYPE:
+        return kind
+    return None
 
 
 def _properties(node: ET.Element) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -61,6 +62,7 @@ def validate_files(paths: Sequence[str]) -> tuple[list[str], int]:
 
     problems: list[str] = []
     checked = 0
+    warnings: list[str] = []
     for path in paths:
         try:
             with open(path, "rb") as handle:
@@ -69,13 +71,19 @@ def validate_files(paths: Sequence[str]) -> tuple[list[str], int]:
             problems.append(f"{path}: cannot read: {exc.strerror or exc}")
             continue
         try:
-            configs, errors = load_elements(xml, source=path)
+            configs, errors = load_elements(xml, source=path, warnings=warnings)
         except BpmnError as exc:
             problems.append(f"{path}: not a readable BPMN file: {exc}")
+            continue
+        except RecursionError:  # a guard: the parser and the walks do not recurse
+            problems.append(f"{path}: not a readable BPMN file: nested too deeply")
             continue
         checked += len(configs) + len({(e.process_id, e.element_id) for e in errors})
         for error in errors:
             problems.append(f"{path}:{error.element_id}:{error.property}: {error.reason}")
+    # Warnings do not fail validation; printed to stderr so stdout stays one problem a line.
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return problems, checked
 
 
@@ -110,7 +118,19 @@ def _run(namespace: argparse.Namespace) -> int:
         return 0
 
 
+def quiet_grpc_logs() -> None:
+    """Switch gRPC's native (C-core) logging off unless the operator asked for it.
+
+    It must run before the first ``import grpc``: C-core reads the variable once. Without
+    it a TLS or connection problem prints one line per reconnect attempt to stderr; the
+    worker logs each connectivity change itself, once, in words. Set ``GRPC_VERBOSITY=DEBUG``
+    (and ``GRPC_TRACE``) to see gRPC's own view when debugging a connection.
+    """
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_grpc_logs()
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "dev-engine":
         from connector.devengine.server import main as dev_engine_main

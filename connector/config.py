@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 import isodate
 from pydantic import BaseModel, ConfigDict
 
+from connector.redaction import redact, register, register_url_credentials
+
 AuthMethod = Literal["none", "basic", "oidc"]
 LogFormat = Literal["plain", "json"]
 DiscoverySourceName = Literal["rest", "operate"]
@@ -71,6 +73,7 @@ class Settings(BaseModel):
     max_backoff: float = 300.0
     shard_index: int = 0
     shard_count: int = 1
+    tenant_ids: str | None = None
     max_response_bytes: int = 10 * 1024 * 1024
     secret_prefix: str = "SECRET_"
 
@@ -87,6 +90,11 @@ class Settings(BaseModel):
     @property
     def saas(self) -> bool:
         return self.cluster_id is not None
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        """The tenants this worker serves (``tenant_ids``, comma-separated); () = all visible."""
+        return tuple(t.strip() for t in (self.tenant_ids or "").split(",") if t.strip())
 
     @property
     def rest_base(self) -> str:
@@ -136,7 +144,8 @@ OPTIONS: tuple[Option, ...] = (
         "--grpc-tls",
         ("CAMUNDA_CLIENT_GRPC_TLS", "CAMUNDA_SECURE_CONNECTION"),
         "bool",
-        "use TLS for gRPC (implied by an https:// address, SaaS and OAuth)",
+        "use TLS for gRPC; an explicit choice wins, else implied by an https:// address, SaaS, "
+        "--ca-certificate-path or OAuth (--no-grpc-tls for an in-cluster plaintext gateway)",
     ),
     Option(
         "rest_address",
@@ -312,6 +321,14 @@ OPTIONS: tuple[Option, ...] = (
         ("CONNECTOR_SHARD_COUNT",),
         "int",
         "number of replicas splitting the waiting instances (default 1)",
+    ),
+    Option(
+        "tenant_ids",
+        "--tenant-ids",
+        ("CONNECTOR_TENANT_IDS",),
+        "str",
+        "with multi-tenancy: the tenants whose processes this worker serves, comma-separated "
+        "(default: every tenant the credentials can read)",
     ),
     Option(
         "max_response_bytes",
@@ -519,9 +536,16 @@ def load_settings(
             origins[opt.field] = origin
     _apply_saas_defaults(values)
     _infer_auth(values)
+    # Cluster credentials (flags and user info in the addresses) are scrubbed from logs
+    # and from the problems below (which quote the addresses).
+    register(values.get("password"), values.get("client_secret"))
+    register_url_credentials(
+        *(values.get(f) for f in ("rest_address", "grpc_address", "operate_url", "token_url"))
+    )
     problems.extend(_check(values, origins))
+    problems.extend(_resolve_grpc_tls(values, origins))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([redact(problem) for problem in problems])
     return Settings(**values)
 
 
@@ -537,7 +561,6 @@ def _apply_saas_defaults(values: dict[str, Any]) -> None:
     values.setdefault("token_url", SAAS_TOKEN_URL)
     values.setdefault("audience", SAAS_AUDIENCE)
     values.setdefault("auth_method", "oidc")
-    values["grpc_tls"] = True
 
 
 def _infer_auth(values: dict[str, Any]) -> None:
@@ -547,6 +570,10 @@ def _infer_auth(values: dict[str, Any]) -> None:
         values["auth_method"] = "oidc"
     elif values.get("username"):
         values["auth_method"] = "basic"
+
+
+# Camunda's tenant id pattern (REST API v2 ``TenantId``).
+TENANT_ID = re.compile(r"<default>|[A-Za-z0-9_@.+-]{1,256}")
 
 
 def _name(field: str) -> str:
@@ -594,6 +621,12 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
         problems.append(f"{_name('shard_count')}: must be at least 1")
     elif not 0 <= index < count:
         problems.append(f"{_name('shard_index')}: must be between 0 and {count - 1} (shard count)")
+    for tenant in (values.get("tenant_ids") or "").split(","):
+        if tenant.strip() and not TENANT_ID.fullmatch(tenant.strip()):
+            problems.append(
+                f"{_name('tenant_ids')}: {tenant.strip()!r} is not a tenant id "
+                "(<default> or letters, digits and _@.+-, at most 256)"
+            )
     port = values.get("http_port")
     if port is not None and not 0 <= port <= 65535:
         problems.append(f"{_name('http_port')}: must be between 0 and 65535")
@@ -629,6 +662,42 @@ def auto_shard_index(env: Mapping[str, str]) -> int:
             f"got HOSTNAME={hostname!r}"
         )
     return int(match.group(2))
+
+
+def _resolve_grpc_tls(values: dict[str, Any], origins: Mapping[str, str]) -> list[str]:
+    """Settle ``grpc_tls``: an explicit flag/env wins, then the address scheme, then SaaS,
+    a CA file or OAuth imply TLS. Contradictions are configuration errors, not guesses."""
+    problems: list[str] = []
+    explicit: bool | None = values.get("grpc_tls") if "grpc_tls" in origins else None
+    split = split_grpc_address(values.get("grpc_address", "localhost:26500"))
+    scheme_tls = split[1] if split else None
+    saas = bool(values.get("cluster_id"))
+    origin = origins.get("grpc_tls", "")
+    if origin.startswith("--"):
+        where = "--grpc-tls" if explicit else "--no-grpc-tls"
+    else:
+        where = f"environment variable {origin}={str(explicit).lower()}"
+    if explicit is not None and scheme_tls is not None and explicit != scheme_tls:
+        problems.append(
+            f"{where} contradicts {_name('grpc_address')} {values['grpc_address']!r}; "
+            "drop one of them"
+        )
+    if saas and explicit is False:
+        problems.append(f"{where}: Camunda SaaS (--cluster-id) only accepts TLS")
+    if saas and urlparse(values.get("rest_address", "https://x")).scheme == "http":
+        problems.append(f"{_name('rest_address')}: Camunda SaaS (--cluster-id) needs https://")
+    if explicit is not None:
+        tls = explicit
+    elif scheme_tls is not None:
+        tls = scheme_tls
+    else:
+        tls = (
+            saas
+            or values.get("ca_certificate_path") is not None
+            or values.get("auth_method") == "oidc"
+        )
+    values["grpc_tls"] = tls
+    return problems
 
 
 def split_grpc_address(address: str) -> tuple[str, bool | None] | None:

@@ -17,19 +17,25 @@ deployed definition never changes), not with waiting instances. Every call is sy
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import requests
 
-from connector.bpmn import BPMN_NS, BpmnError
+from connector.bpmn import BpmnError, parse_xml
+from connector.bpmn import element_ancestors as bpmn_ancestors
+from connector.connection_errors import describe_request_error, describe_token_error
 from connector.elements import ElementConfig, ElementConfigError, load_elements
+from connector.http.auth import BasicAuth, OAuthClientCredentials
+from connector.http.oauth import SHARED_PROVIDER, TokenProvider
+from connector.http.response import OAuthError
+from connector.observability import log_event
 from connector.scheduler import owns
 
 log = logging.getLogger(__name__)
@@ -56,71 +62,76 @@ class ClusterError(Exception):
 
 @dataclass
 class ClusterAuth:
-    """How REST calls authenticate: ``none``, ``basic`` or ``oidc`` (client credentials)."""
+    """How cluster calls authenticate: ``none``, ``basic`` or ``oidc`` (client credentials).
+
+    OAuth tokens come from the worker's one :class:`~connector.http.oauth.TokenProvider`
+    (shared with gRPC and the polled endpoints' OAuth): cached, refreshed before expiry,
+    invalidated once on 401, and backed off while the token endpoint fails. ``session`` (if
+    set) carries the TLS trust used for the token endpoint; else the caller's session is used.
+    """
 
     method: str = "none"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     client_id: str | None = None
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     token_url: str | None = None
     audience: str | None = None
     scope: str | None = None
-    _token: str | None = field(default=None, repr=False)
-    _expires: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    session: requests.Session | None = field(default=None, repr=False)
+    provider: TokenProvider = field(default=SHARED_PROVIDER, repr=False)
 
-    # Refresh this long before the token's announced expiry.
-    MARGIN = 30.0
+    def oauth(self) -> OAuthClientCredentials:
+        # Camunda's clients send the credentials in the form body; Keycloak, Entra ID and
+        # Auth0 all accept that.
+        return OAuthClientCredentials(
+            token_endpoint=self.token_url or "",
+            client_id=self.client_id or "",
+            client_secret=self.client_secret or "",
+            audience=self.audience,
+            scopes=self.scope,
+            client_authentication="credentialsBody",
+        )
 
     def headers(self, session: requests.Session, timeout: Timeout) -> dict[str, str]:
         if self.method == "basic":
-            import base64
-
-            raw = f"{self.username or ''}:{self.password or ''}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+            return {"Authorization": BasicAuth(self.username or "", self.password or "").header()}
         if self.method == "oidc":
-            return {"Authorization": "Bearer " + self._bearer(session, timeout)}
+            return {"Authorization": "Bearer " + self.bearer(session, timeout)}
         return {}
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = None
-            self._expires = 0.0
+    def cached_header(self) -> str | None:
+        """The ``authorization`` value if it needs no I/O (basic, or a cached token)."""
+        if self.method == "basic":
+            return BasicAuth(self.username or "", self.password or "").header()
+        if self.method == "oidc":
+            token = self.provider.cached(self.oauth())
+            return None if token is None else "Bearer " + token
+        return None
 
-    def _bearer(self, session: requests.Session, timeout: Timeout) -> str:
-        with self._lock:
-            if self._token is not None and time.monotonic() < self._expires:
-                return self._token
-            form = {
-                "grant_type": "client_credentials",
-                "client_id": self.client_id or "",
-                "client_secret": self.client_secret or "",
-            }
-            if self.audience:
-                form["audience"] = self.audience
-            if self.scope:
-                form["scope"] = self.scope
-            try:
-                reply = session.post(self.token_url or "", data=form, timeout=timeout)
-            except requests.RequestException as exc:
-                raise ClusterError(f"token endpoint unreachable: {type(exc).__name__}") from None
-            if reply.status_code != 200:
-                transient = reply.status_code in TRANSIENT_STATUSES
-                raise ClusterError(
-                    f"token endpoint answered {reply.status_code}",
-                    status=reply.status_code,
-                    transient=transient,
-                )
-            try:
-                data = reply.json()
-                token = str(data["access_token"])
-            except (ValueError, KeyError, TypeError):
-                raise ClusterError("token endpoint answered without access_token") from None
-            lifetime = float(data.get("expires_in") or 300)
-            self._token = token
-            self._expires = time.monotonic() + max(1.0, lifetime - self.MARGIN)
-            return token
+    def bearer(self, session: requests.Session | None = None, timeout: Timeout = 10.0) -> str:
+        """A valid access token (blocks on a cache miss); ClusterError naming the cause."""
+        use = self.session or session
+        if use is None:
+            use = self.session = requests.Session()  # kept: one pool for later refreshes
+        pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        try:
+            verify = True if use.verify is None else use.verify
+            return self.provider.token(self.oauth(), use, timeout=pair, verify=verify)
+        except OAuthError as exc:
+            client_fault = exc.status is not None and 400 <= exc.status < 500
+            raise ClusterError(
+                describe_token_error(exc.status, exc.error, str(exc)),
+                status=exc.status,
+                transient=not client_fault or exc.status == 429,
+            ) from None
+
+    def invalidate(self) -> None:
+        if self.method == "oidc":
+            self.provider.invalidate(self.oauth())
+
+    def with_audience(self, audience: str) -> ClusterAuth:
+        return dataclasses.replace(self, audience=audience)
 
 
 class RestClient:
@@ -179,9 +190,9 @@ class RestClient:
     def get_json(self, path: str) -> Any:
         return self._json(self._send("GET", path), path)
 
-    def get_text(self, path: str) -> str | None:
+    def get_text(self, path: str, accept: str = "application/json") -> str | None:
         """Body text, or None for 204/404 (no such resource)."""
-        reply = self._send("GET", path, allow_missing=True)
+        reply = self._send("GET", path, allow_missing=True, accept=accept)
         if reply.status_code in (204, 404):
             return None
         reply.encoding = reply.encoding or "utf-8"
@@ -194,15 +205,16 @@ class RestClient:
         *,
         json_body: JsonObject | None = None,
         allow_missing: bool = False,
+        accept: str = "application/json",
     ) -> requests.Response:
         url = self.base_url + path
         for attempt in (1, 2):
             if self._login_path is not None:
                 self._login()
-                headers = {"Accept": "application/json"}
+                headers = {"Accept": accept}
             else:
                 headers = {
-                    "Accept": "application/json",
+                    "Accept": accept,
                     **self.auth.headers(self.session, self.timeout),
                 }
             with self._count_lock:
@@ -212,7 +224,7 @@ class RestClient:
                     method, url, json=json_body, headers=headers, timeout=self.timeout
                 )
             except requests.RequestException as exc:
-                raise ClusterError(f"{method} {path}: {type(exc).__name__}") from None
+                raise ClusterError(f"{method} {path}: {describe_request_error(exc)}") from None
             if reply.status_code == 401 and attempt == 1 and self.auth.method == "oidc":
                 self.auth.invalidate()  # the token may have been revoked: fetch a new one once
                 continue
@@ -367,6 +379,21 @@ class Source(Protocol):
         """(process instance, element id) -> key of the ACTIVE instance of that element."""
 
 
+# The first release whose REST API v2 has every search the REST source uses.
+MIN_REST_V2_RELEASE = (8, 8)
+
+
+def parse_release(version: str | None) -> tuple[int, int] | None:
+    """``(major, minor)`` of a version such as ``8.8.3`` or ``8.9.0-alpha1``; None if unreadable."""
+    if not version:
+        return None
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or "x")
+    except (IndexError, ValueError):
+        return None
+
+
 def _int(value: Any) -> int:
     return int(value)
 
@@ -378,9 +405,15 @@ def _opt_int(value: Any) -> int | None:
 class RestV2Source:
     """Orchestration Cluster REST API v2 (Camunda 8.8+)."""
 
-    def __init__(self, client: RestClient, page_size: int = 500) -> None:
+    def __init__(
+        self, client: RestClient, page_size: int = 500, tenant_ids: Sequence[str] = ()
+    ) -> None:
         self.client = client
         self.page_size = page_size
+        #: with multi-tenancy, only these tenants' definitions and waits (empty = all visible)
+        self.tenant_ids = tuple(tenant_ids)
+        self.cluster_version: str | None = None
+        self._version_checked = False
 
     @property
     def requests_made(self) -> int:
@@ -406,8 +439,39 @@ class RestV2Source:
                 return  # saves the empty page a full last page would otherwise cost
             body = {**body, "page": {"limit": self.page_size, "after": cursor}}
 
+    def check_version(self) -> str | None:
+        """The cluster's version from ``/v2/topology`` (read once, logged); raises a permanent
+        :class:`ClusterError` naming the fix when the cluster predates the 8.8 search API."""
+        if not self._version_checked:
+            data = self.client.get_json("/v2/topology")
+            version = data.get("gatewayVersion") if isinstance(data, dict) else None
+            self.cluster_version = str(version) if version else None
+            self._version_checked = True
+            log_event(log, "cluster version", version=self.cluster_version or "unknown")
+        release = parse_release(self.cluster_version)
+        if release is not None and release < MIN_REST_V2_RELEASE:
+            # Every cycle fails the same way (the worker logs it once) until reconfigured.
+            raise ClusterError(
+                f"the cluster runs Camunda {self.cluster_version}, older than 8.8: its REST API "
+                "has no message-subscription search. Set CONNECTOR_DISCOVERY_SOURCE=operate "
+                "(--discovery-source operate) and CONNECTOR_OPERATE_URL if Operate is not "
+                "served at the REST address",
+                transient=False,
+            )
+        return self.cluster_version
+
     def definitions(self) -> list[DefinitionRef]:
-        sort = [{"field": "processDefinitionKey", "order": "ASC"}]
+        self.check_version()
+        # With isLatestVersion Camunda 8.8.x (since the 2026 backport) and 8.9 allow only
+        # these sort fields and forward cursor paging; 8.8.0 accepts them too.
+        sort = [
+            {"field": "processDefinitionId", "order": "ASC"},
+            {"field": "tenantId", "order": "ASC"},
+        ]
+        # The definition filter takes one plain tenantId: one search per configured tenant.
+        filters: list[JsonObject] = [
+            {"isLatestVersion": True, "tenantId": tenant} for tenant in self.tenant_ids
+        ] or [{"isLatestVersion": True}]
         return [
             DefinitionRef(
                 key=_int(item["processDefinitionKey"]),
@@ -415,17 +479,22 @@ class RestV2Source:
                 version=_opt_int(item.get("version")),
                 tenant_id=item.get("tenantId"),
             )
-            for item in self._search(
-                "/v2/process-definitions/search", {"isLatestVersion": True}, sort
-            )
+            for filter_ in filters
+            for item in self._search("/v2/process-definitions/search", filter_, sort)
         ]
 
     def xml(self, key: int) -> str | None:
-        return self.client.get_text(f"/v2/process-definitions/{key}/xml")
+        # The XML endpoint produces only text/xml (problems as application/problem+json);
+        # asking for JSON is answered with 406 by Camunda.
+        return self.client.get_text(
+            f"/v2/process-definitions/{key}/xml", accept="text/xml, application/problem+json"
+        )
 
     def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
-        filter_ = {"messageSubscriptionState": "CREATED"}
+        filter_: JsonObject = {"messageSubscriptionState": "CREATED"}
+        if self.tenant_ids:
+            filter_["tenantId"] = {"$in": list(self.tenant_ids)}
         for item in self._search("/v2/message-subscriptions/search", filter_, sort):
             try:
                 yield WaitingRow(
@@ -470,17 +539,21 @@ class RestV2Source:
     def scope_keys(
         self, process_instance_keys: Sequence[int], element_ids: Sequence[str]
     ) -> dict[tuple[int, str], int]:
-        filter_ = {
-            "processInstanceKey": {"$in": [str(k) for k in process_instance_keys]},
-            "elementId": {"$in": list(element_ids)},
-            "state": "ACTIVE",
-        }
+        # The element-instance filter takes only plain values for keys and element ids in
+        # 8.8 and 8.9 (no `$in`): one search per instance and sub-process (usually one).
         sort = [{"field": "elementInstanceKey", "order": "ASC"}]
         found: dict[tuple[int, str], int] = {}
-        for item in self._search("/v2/element-instances/search", filter_, sort):
-            found[(_int(item["processInstanceKey"]), str(item["elementId"]))] = _int(
-                item["elementInstanceKey"]
-            )
+        for pik in process_instance_keys:
+            for element_id in element_ids:
+                filter_ = {
+                    "processInstanceKey": str(pik),
+                    "elementId": element_id,
+                    "state": "ACTIVE",
+                }
+                for item in self._search("/v2/element-instances/search", filter_, sort):
+                    found[(_int(item["processInstanceKey"]), str(item["elementId"]))] = _int(
+                        item["elementInstanceKey"]
+                    )
         return found
 
 
@@ -592,26 +665,12 @@ def element_ancestors(xml: str | bytes) -> dict[str, tuple[str, ...]]:
     """Element id -> ids of its enclosing sub-processes, innermost first.
 
     A boundary event gets its activity's ancestors (it lives in the activity's scope).
+    Parsed with the hardened parser and walked without recursion (any nesting depth).
     """
     try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
+        return bpmn_ancestors(parse_xml(xml))
+    except BpmnError:
         return {}
-    bpmn = "{" + BPMN_NS + "}"
-    containers = {bpmn + "subProcess", bpmn + "transaction", bpmn + "adHocSubProcess"}
-    found: dict[str, tuple[str, ...]] = {}
-
-    def walk(node: ET.Element, chain: tuple[str, ...]) -> None:
-        for child in node:
-            child_id = child.get("id")
-            if child_id:
-                found[child_id] = chain
-            if child.tag in containers and child_id:
-                walk(child, (child_id, *chain))
-
-    for process in root.iter(bpmn + "process"):
-        walk(process, ())
-    return found
 
 
 def parse_value(text: str) -> Any:
@@ -822,16 +881,12 @@ def build_source(settings: Any, auth: ClusterAuth) -> tuple[Source, RestClient]:
     if settings.discovery_source == "operate":
         operate_auth = auth
         if auth.method == "oidc" and settings.operate_audience:
-            operate_auth = ClusterAuth(
-                method="oidc",
-                client_id=auth.client_id,
-                client_secret=auth.client_secret,
-                token_url=auth.token_url,
-                audience=settings.operate_audience,
-                scope=auth.scope,
-            )
+            operate_auth = auth.with_audience(settings.operate_audience)
         base = settings.operate_url or settings.rest_base
-        client = RestClient(base, operate_auth, verify=verify, login_path="/api/login")
+        client = RestClient(
+            base, operate_auth, verify=verify, session=auth.session, login_path="/api/login"
+        )
         return OperateV1Source(client, settings.page_size), client
-    client = RestClient(settings.rest_base, auth, verify=verify)
-    return RestV2Source(client, settings.page_size), client
+    client = RestClient(settings.rest_base, auth, verify=verify, session=auth.session)
+    tenants = tuple(getattr(settings, "tenants", ()))
+    return RestV2Source(client, settings.page_size, tenants), client

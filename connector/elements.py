@@ -22,7 +22,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic import Field as PydanticField
 
 from connector import feel
-from connector.bpmn import ElementKind, PollingElement, find_polling_elements
+from connector.bpmn import (
+    POLLING_TYPE,
+    ElementKind,
+    PollingElement,
+    UnsupportedElement,
+    find_polling_elements,
+)
 from connector.secrets import SECRET_PATTERN, has_secrets
 
 log = logging.getLogger(__name__)
@@ -252,21 +258,41 @@ class PropertyError(Exception):
 
 
 def load_elements(
-    xml: str | bytes, *, source: str = ""
+    xml: str | bytes, *, source: str = "", warnings: list[str] | None = None
 ) -> tuple[list[ElementConfig], list[ElementConfigError]]:
     """Parse ``xml`` and validate every polling element in it.
 
     Returns the valid configurations and the errors of the invalid ones. An unreadable
-    document raises :class:`connector.bpmn.BpmnError`.
+    document raises :class:`connector.bpmn.BpmnError`. Elements that use another version
+    of the polling type are not served; each gets a warning line, appended to
+    ``warnings`` when given, else logged.
     """
     configs: list[ElementConfig] = []
     errors: list[ElementConfigError] = []
-    for element in find_polling_elements(xml):
+    unsupported: list[UnsupportedElement] = []
+    elements = find_polling_elements(xml, unsupported)
+    for other in unsupported:
+        text = unsupported_warning(other, source)
+        if warnings is not None:
+            warnings.append(text)
+        else:
+            log.warning("%s", text, extra={"fields": {"element_id": other.element_id}})
+    for element in elements:
         config, element_errors = build_config(element, source=source)
         if config is not None:
             configs.append(config)
         errors.extend(element_errors)
     return configs, errors
+
+
+def unsupported_warning(element: UnsupportedElement, source: str = "") -> str:
+    """Why an element with another version of the polling type is not served."""
+    where = f"{source}: " if source else ""
+    return (
+        f"{where}process '{element.process_id}' element '{element.element_id}' property "
+        f"'inbound.type': '{element.inbound_type[:64]}' is not supported by this worker "
+        f"(it serves '{POLLING_TYPE}'); the element is not polled"
+    )
 
 
 def build_config(

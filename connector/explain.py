@@ -118,7 +118,7 @@ def cluster_xml(process_id: str, rest_address: str | None) -> tuple[bytes, str]:
     read through the cluster REST API configured as for ``run`` (or ``rest_address``)."""
     from connector.config import ConfigError, load_settings
     from connector.discovery import ClusterError, build_source
-    from connector.worker import cluster_auth
+    from connector.zeebe_client import cluster_auth
 
     try:
         settings = load_settings({"rest_address": rest_address})
@@ -438,7 +438,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _publish(result: dict[str, Any], grpc_address: str | None) -> str:
     from connector.config import OPTIONS_BY_FIELD, ConfigError, load_settings
     from connector.publish import PublishError, publish_message
-    from connector.worker import build_zeebe_client
+    from connector.zeebe_client import build_zeebe_client
 
     configured = grpc_address or any(
         os.environ.get(name) for name in OPTIONS_BY_FIELD["grpc_address"].env

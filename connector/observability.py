@@ -42,6 +42,8 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from connector.redaction import RedactingFormatter, redact
+
 FIELDS_ATTR = "fields"
 
 
@@ -106,7 +108,9 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(fmt: str = "plain", level: str = "INFO", stream: TextIO | None = None) -> None:
     """Configure the root logger once (replacing earlier handlers)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
+    formatter = JsonFormatter() if fmt == "json" else PlainFormatter()
+    # Every line passes the one redaction point: no credential reaches the log.
+    handler.setFormatter(RedactingFormatter(formatter))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -637,8 +641,9 @@ class StatusServer:
             task.add_done_callback(self._tasks.discard)
 
     def document(self) -> Any:
-        """The ``/inbound`` document as this port shows it (redacted unless enabled)."""
-        doc = self._inbound()
+        """The ``/inbound`` document as this port shows it: credentials always scrubbed
+        (the one redaction point), correlation keys and bodies hidden unless enabled."""
+        doc = json.loads(redact(json.dumps(self._inbound(), default=str)))
         return doc if self._show_details else redact_document(doc)
 
     def route(self, path: str) -> tuple[int, str, bytes]:

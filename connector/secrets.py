@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
+from connector.redaction import register
+
 _NAME = r"[A-Za-z0-9]+(?:[/._-][A-Za-z0-9]+)*"
 # The bare form must not be glued to a preceding word or path, so a URL such as
 # ``https://host/secrets.json`` is not mistaken for a reference.
@@ -101,6 +103,8 @@ def replace_secrets(
         value = provider.get(name)
         if value is None:
             raise SecretNotFoundError(name)
+        # From here on the value is scrubbed from every log line and status document.
+        register(value)
         return quote(value, text, match.start()) if quote is not None else value
 
     return SECRET_PATTERN.sub(substitute, text)

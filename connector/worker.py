@@ -29,10 +29,10 @@ import grpc
 from pyzeebe import ZeebeClient
 
 from connector.binding import BindingError, BoundRequest, bind_request
-from connector.config import Settings, split_grpc_address
+from connector.config import Settings
+from connector.connection_errors import AUTH_CAUSES, Cause, explain_rest
 from connector.correlation import Activation, CorrelationError, evaluate_response
 from connector.discovery import (
-    ClusterAuth,
     ClusterError,
     Definition,
     Discovery,
@@ -42,6 +42,7 @@ from connector.discovery import (
 )
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
+from connector.http.oauth import SHARED_PROVIDER
 from connector.observability import (
     ActivityLog,
     Metrics,
@@ -54,6 +55,7 @@ from connector.observability import (
 from connector.publish import PublishError, PublishOutcome, publish_message
 from connector.scheduler import STOPPED, PollFailure, Prepared, Scheduler, SchedulerLimits
 from connector.secrets import EnvSecretProvider, SecretProvider
+from connector.zeebe_client import build_zeebe_client, cluster_auth, grpc_cause
 
 log = logging.getLogger("connector.worker")
 
@@ -195,91 +197,6 @@ def _instance_fields(target: WaitingInstance) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------------------- gRPC client
-
-
-class _MetadataInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-):
-    """Adds fixed call metadata (basic auth for gRPC, which pyzeebe has no helper for)."""
-
-    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
-        self._metadata = list(metadata)
-
-    async def intercept_unary_unary(
-        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
-    ) -> Any:
-        metadata = list(client_call_details.metadata or []) + self._metadata
-        details = client_call_details._replace(metadata=metadata)
-        return await continuation(details, request)
-
-
-def build_zeebe_client(settings: Settings) -> tuple[ZeebeClient, grpc.aio.Channel]:
-    """A pyzeebe client that never gives up reconnecting (long-running worker)."""
-    import pyzeebe
-
-    split = split_grpc_address(settings.grpc_address)
-    address, scheme_tls = split if split else (settings.grpc_address, None)
-    tls = settings.grpc_tls or bool(scheme_tls)
-    credentials = None
-    if settings.ca_certificate_path:
-        with open(settings.ca_certificate_path, "rb") as handle:
-            credentials = grpc.ssl_channel_credentials(root_certificates=handle.read())
-    channel: grpc.aio.Channel
-    if settings.auth_method == "oidc":
-        if settings.saas:
-            channel = pyzeebe.create_camunda_cloud_channel(
-                client_id=settings.client_id or "",
-                client_secret=settings.client_secret or "",
-                cluster_id=settings.cluster_id or "",
-                region=settings.region or "bru-2",
-                authorization_server=settings.token_url or "",
-                scope=settings.scope,
-                audience=settings.audience,
-            )
-        else:
-            # pyzeebe's OAuth channel is always TLS.
-            channel = pyzeebe.create_oauth2_client_credentials_channel(
-                grpc_address=address,
-                client_id=settings.client_id or "",
-                client_secret=settings.client_secret or "",
-                authorization_server=settings.token_url or "",
-                scope=settings.scope,
-                audience=settings.audience,
-                channel_credentials=credentials,
-            )
-    else:
-        interceptors = []
-        if settings.auth_method == "basic":
-            import base64
-
-            raw = f"{settings.username}:{settings.password}".encode()
-            token = base64.b64encode(raw).decode()
-            interceptors.append(_MetadataInterceptor([("authorization", f"Basic {token}")]))
-        options = [("grpc.keepalive_time_ms", 45000)]
-        if tls:
-            creds = credentials or grpc.ssl_channel_credentials()
-            channel = grpc.aio.secure_channel(
-                address, creds, options=options, interceptors=interceptors
-            )
-        else:
-            channel = grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
-    return ZeebeClient(channel, max_connection_retries=-1), channel
-
-
-def cluster_auth(settings: Settings) -> ClusterAuth:
-    return ClusterAuth(
-        method=settings.auth_method,
-        username=settings.username,
-        password=settings.password,
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        token_url=settings.token_url,
-        audience=settings.audience,
-        scope=settings.scope,
-    )
-
-
 # ---------------------------------------------------------------------------- the worker
 
 
@@ -301,8 +218,10 @@ class Worker:
         self._channel: grpc.aio.Channel | None = None
         self._zeebe = zeebe
         self._rest_client = None
+        # One identity for both APIs: REST and gRPC share its token (and its TLS trust).
+        self._auth = cluster_auth(settings)
         if discovery is None:
-            source, self._rest_client = build_source(settings, cluster_auth(settings))
+            source, self._rest_client = build_source(settings, self._auth)
             discovery = Discovery(
                 source,
                 shard_index=settings.shard_index,
@@ -311,7 +230,9 @@ class Worker:
             )
         self.discovery = discovery
         self.http = http or HttpClient(
-            max_response_bytes=settings.max_response_bytes, pool_size=settings.max_concurrency
+            max_response_bytes=settings.max_response_bytes,
+            pool_size=settings.max_concurrency,
+            token_provider=SHARED_PROVIDER,  # one token cache for elements and the cluster
         )
         self.secrets = secrets or EnvSecretProvider(prefix=settings.secret_prefix)
         self._http_pool = concurrent.futures.ThreadPoolExecutor(
@@ -347,6 +268,9 @@ class Worker:
         self._shutting_down = False
         self._rest_up: bool | None = None
         self._grpc_up: bool | None = None
+        self._rest_why: str | None = None
+        self._grpc_why: str | None = None
+        self._grpc_error: str | None = None
         self._ready = False
         self._last_discovery: float | None = None
         self._last_discovery_error: str | None = None
@@ -360,7 +284,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> int:
         if self._zeebe is None:
-            self._zeebe, self._channel = build_zeebe_client(self.settings)
+            self._zeebe, self._channel = build_zeebe_client(self.settings, self._auth)
         if self.settings.http_port is not None:
             self.status_server = StatusServer(
                 self.metrics,
@@ -437,9 +361,12 @@ class Worker:
         self.http.close()
         if self._rest_client is not None:
             self._rest_client.close()
+        if self._auth.session is not None:
+            self._auth.session.close()
 
     def ready(self) -> bool:
-        return self._ready and bool(self._rest_up)
+        # Not ready while either API is known to be down (e.g. credentials rejected).
+        return self._ready and bool(self._rest_up) and self._grpc_up is not False
 
     # ------------------------------------------------------------------ discovery
 
@@ -454,10 +381,9 @@ class Worker:
             except Exception as exc:  # ClusterError or anything unexpected: retry, never die
                 failures += 1
                 self.metrics.inc("discovery_failures_total")
-                reason = str(exc) if isinstance(exc, ClusterError) else repr(exc)
                 if not isinstance(exc, ClusterError):
                     log.exception("discovery failed unexpectedly")
-                self._set_rest_state(False, reason)
+                self._set_rest_state(False, self._rest_cause(exc))
                 cap = min(MAX_DISCOVERY_BACKOFF, interval * DISCOVERY_BACKOFF_INTERVALS)
                 delay = min(cap, interval * 2 ** min(failures, 10))
             else:
@@ -478,36 +404,53 @@ class Worker:
         try:
             await asyncio.wait_for(self._zeebe.topology(), timeout=5)
         except Exception as exc:
-            self._set_grpc_state(False, type(exc).__name__)
+            self._set_grpc_state(False, grpc_cause(exc, self.settings.auth_method))
         else:
             self._set_grpc_state(True)
 
-    def _set_rest_state(self, up: bool, reason: str | None = None) -> None:
-        self._last_discovery_error = reason
-        if up == self._rest_up:
+    def _rest_cause(self, exc: BaseException) -> Cause:
+        if isinstance(exc, ClusterError):
+            return explain_rest(str(exc), exc.status, self.settings.auth_method)
+        return Cause("unexpected error", repr(exc)[:200])
+
+    def _set_rest_state(self, up: bool, cause: Cause | None = None) -> None:
+        """Log each change once: up/down, and a different cause while down (never per retry)."""
+        self._last_discovery_error = None if cause is None else str(cause)
+        if up == self._rest_up and (up or cause is None or cause.cause == self._rest_why):
             return
         previous = self._rest_up
         self._rest_up = up
+        self._rest_why = None if cause is None else cause.cause
+        fields = {} if cause is None else {"reason": cause.cause, "detail": cause.detail}
         if up:
             log_event(log, "cluster REST API available", url=self.settings.rest_base)
         elif previous is None:
-            log_event(log, "cluster REST API unavailable, retrying", logging.WARNING, reason=reason)
+            log_event(log, "cluster REST API unavailable, retrying", logging.WARNING, **fields)
+        elif previous is False:
+            log_event(log, "cluster REST API failing differently", logging.WARNING, **fields)
         else:
             log_event(
                 log,
                 "cluster REST API unavailable, keeping pollers and retrying",
                 logging.WARNING,
-                reason=reason,
+                **fields,
             )
 
-    def _set_grpc_state(self, up: bool, reason: str | None = None) -> None:
-        if up == self._grpc_up:
+    def _set_grpc_state(self, up: bool, cause: Cause | None = None) -> None:
+        """Like :meth:`_set_rest_state`, for the gRPC gateway."""
+        if up == self._grpc_up and (up or cause is None or cause.cause == self._grpc_why):
             return
+        previous = self._grpc_up
         self._grpc_up = up
+        self._grpc_why = None if cause is None else cause.cause
+        self._grpc_error = None if cause is None else str(cause)
+        fields = {} if cause is None else {"reason": cause.cause, "detail": cause.detail}
         if up:
             log_event(log, "cluster gRPC gateway available", address=self.settings.grpc_address)
+        elif previous is False:
+            log_event(log, "cluster gRPC gateway failing differently", logging.WARNING, **fields)
         else:
-            log_event(log, "cluster gRPC gateway unavailable", logging.WARNING, reason=reason)
+            log_event(log, "cluster gRPC gateway unavailable", logging.WARNING, **fields)
 
     def _apply(self, snapshot: Snapshot) -> None:
         self._last_discovery = time.time()
@@ -605,7 +548,7 @@ class Worker:
                 return [PollFailure(STOPPED, "shutting down")] * len(targets)
             except ClusterError as exc:
                 # Keep polling with the last known values while the cluster is unreachable.
-                self._set_rest_state(False, str(exc))
+                self._set_rest_state(False, self._rest_cause(exc))
                 variables = {
                     t.key: self._last_vars[t.key] for t in wanting if t.key in self._last_vars
                 }
@@ -742,8 +685,9 @@ class Worker:
         except PublishError as exc:
             self._note_failure(target.config.label, target, "publish_error", exc)
             self.metrics.inc("publish_failures_total")
-            if exc.transient:
-                self._set_grpc_state(False, str(exc))
+            cause = grpc_cause(exc, self.settings.auth_method)
+            if exc.transient or cause.cause in AUTH_CAUSES:
+                self._set_grpc_state(False, cause)
             raise PollFailure("publish_error", str(exc)) from None
         self._set_grpc_state(True)
         ttl = activation.ttl.total_seconds()
@@ -857,6 +801,7 @@ class Worker:
                 "grpc": _state(self._grpc_up),
                 "lastDiscovery": _iso(self._last_discovery),
                 "lastDiscoveryError": self._last_discovery_error,
+                "grpcError": self._grpc_error,
             },
             "shard": {"index": self.settings.shard_index, "count": self.settings.shard_count},
             "pollers": len(self.scheduler),

@@ -69,7 +69,7 @@ class Engine:
         *,
         max_active_instances: int | None = None,
         query_visibility_delay_ms: int = 0,
-        gateway_version: str = "8.6.6",
+        gateway_version: str = "8.8.21",
     ) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.RLock()

@@ -97,7 +97,7 @@ class Topology:
     cluster_size: int = 1
     partitions_count: int = 1
     replication_factor: int = 1
-    gateway_version: str = "8.6.6"
+    gateway_version: str = "8.8.21"
 
 
 # ---------------------------------------------------------------- query records

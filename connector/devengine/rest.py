@@ -15,21 +15,34 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import dataclasses
 import functools
 import hmac
 import io
 import json
 import logging
 import re
+import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from .contract import (
+    DEFAULT_VERSION,
+    ROOT_KEY,
+    VERSION_TRAITS,
+    VERSIONS,
+    ContractViolation,
+    VersionTraits,
+    acceptable,
+    check_search,
+    contract_for,
+)
 from .engine import Engine
 from .errors import EngineError
 from .records import (
@@ -41,6 +54,7 @@ from .records import (
     ProcessInstanceRecord,
     VariableRecord,
 )
+from .tls import TlsServerMixin
 
 __all__ = [
     "DEFAULT_TOTAL_ITEMS_CAP",
@@ -72,6 +86,10 @@ JsonObject = dict[str, Any]
 # ---------------------------------------------------------------------------- auth
 
 
+class TokenVerifier(Protocol):
+    def valid(self, token: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """Optional credentials both interfaces demand; no credentials configured = no auth.
@@ -84,15 +102,17 @@ class AuthConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     bearer_token: str | None = field(default=None, repr=False)
+    # OAuth: accept the unexpired tokens this issuer handed out (see devengine.oauth).
+    issuer: TokenVerifier | None = field(default=None, repr=False)
 
     @property
     def enabled(self) -> bool:
-        return self.username is not None or self.bearer_token is not None
+        return self.username is not None or self.bearer_token is not None or self.issuer is not None
 
     @property
     def scheme(self) -> str:
         """The challenge to send back (``WWW-Authenticate``) when credentials are missing."""
-        return "Basic" if self.username is not None else "Bearer"
+        return "Basic" if self.username is not None and self.issuer is None else "Bearer"
 
     def accepts(self, authorization: str | None) -> bool:
         """Whether an ``Authorization`` header value grants access (constant-time compares)."""
@@ -102,6 +122,12 @@ class AuthConfig:
             return False
         scheme, _, credentials = authorization.strip().partition(" ")
         credentials = credentials.strip()
+        if (
+            scheme.lower() == "bearer"
+            and self.issuer is not None
+            and self.issuer.valid(credentials)
+        ):
+            return True
         if scheme.lower() == "bearer" and self.bearer_token is not None:
             return hmac.compare_digest(credentials.encode(), self.bearer_token.encode())
         if scheme.lower() == "basic" and self.username is not None:
@@ -124,7 +150,22 @@ class ApiError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-        self.title = title or HTTPStatus(status).phrase
+        self.title = title or _DEFAULT_TITLES.get(status) or HTTPStatus(status).phrase
+
+
+# Camunda names a problem after the broker's rejection type where there is one.
+_DEFAULT_TITLES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "INVALID_STATE"}
+
+
+def violation_error(violation: ContractViolation) -> ApiError:
+    """A request outside the version's contract, answered as Camunda does: a property the
+    request reader cannot map is "Bad Request ... cannot be parsed"; a readable request
+    that breaks a rule is INVALID_ARGUMENT."""
+    if violation.parse:
+        return ApiError(
+            400, f"Request property [{violation.property}] cannot be parsed", title="Bad Request"
+        )
+    return ApiError(400, violation.detail, title="INVALID_ARGUMENT")
 
 
 _ENGINE_STATUS = {
@@ -399,14 +440,15 @@ def _compare(left: Sequence[Json], right: Sequence[Json], sort: SortSpec) -> int
 
 
 def encode_cursor(values: Sequence[Json]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode()
+    # Standard base64 (``+/``, padded), the alphabet Camunda's cursors use and its clients check.
+    return base64.b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode()
 
 
 def decode_cursor(cursor: Json, where: str, width: int) -> list[Json]:
     if not isinstance(cursor, str):
         raise ApiError(400, f"'{where}' must be a cursor string, got {cursor!r}")
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        values = json.loads(base64.b64decode(cursor.encode(), validate=True))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ApiError(400, f"'{where}' is not a cursor this server issued") from None
     if not isinstance(values, list) or len(values) != width:
@@ -620,11 +662,13 @@ PROCESS_DEFINITION_FIELDS: dict[str, FieldKind] = {
     "tenantId": "string",
     "processDefinitionKey": "key",
     "hasStartForm": "bool",
+    # 8.9 only (its contract table allows it; every definition here is ACTIVE)
+    "state": "enum",
 }
 PROCESS_DEFINITION_SORT = {
     name: kind
     for name, kind in PROCESS_DEFINITION_FIELDS.items()
-    if name not in ("isLatestVersion", "hasStartForm")
+    if name not in ("isLatestVersion", "hasStartForm", "state")
 }
 
 PROCESS_INSTANCE_FIELDS: dict[str, FieldKind] = {
@@ -858,6 +902,24 @@ def _variables(body: JsonObject, name: str = "variables") -> JsonObject:
 # ---------------------------------------------------------------------------- the API
 
 
+def parse_json_body(raw: bytes) -> JsonObject:
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(
+            400, f"Request body is not valid JSON: {error}", title="Bad Request"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise ApiError(
+            400,
+            f"Request body must be a JSON object, got {type(parsed).__name__}",
+            title="Bad Request",
+        )
+    return parsed
+
+
 Handler = Callable[["Request"], "Response"]
 
 
@@ -868,6 +930,7 @@ class Request:
     query: dict[str, list[str]]
     body: JsonObject
     params: dict[str, str] = field(default_factory=dict)
+    accept: str | None = None
 
 
 @dataclass
@@ -889,7 +952,17 @@ class RestApi:
         grpc_port: int = 26500,
         request_timeout_ms: int = 10_000,
         total_items_cap: int = DEFAULT_TOTAL_ITEMS_CAP,
+        camunda_version: str = DEFAULT_VERSION,
     ) -> None:
+        if camunda_version not in VERSIONS:
+            raise ValueError(
+                f"camunda_version must be one of {', '.join(VERSIONS)}, got {camunda_version!r}"
+            )
+        self.version = camunda_version
+        self.traits: VersionTraits = VERSION_TRAITS[camunda_version]
+        #: set to a list to record every routed request (method, path, body, Accept): tests
+        #: check what a client sent against each version's contract
+        self.recorded: list[tuple[str, str, JsonObject, str | None]] | None = None
         self.engine = engine
         self.truncation_limit = truncation_limit
         self.total_items_cap = total_items_cap
@@ -921,10 +994,24 @@ class RestApi:
 
     # -------------------------------------------------------------- dispatch
 
-    def handle(self, request: Request) -> Response:
-        """Route a request; every failure becomes a problem document."""
+    def handle(self, request: Request, raw_body: bytes | None = None) -> Response:
+        """Route a request; every failure becomes a problem document.
+
+        ``raw_body`` (from the transport) is parsed only once the route is known, so an
+        unknown route is a 404 whatever its body, like Camunda's."""
         try:
             handler = self._route(request)
+            produces = "text/xml" if handler == self.definition_xml else "application/json"
+            if not acceptable(request.accept, produces):
+                raise ApiError(
+                    406,
+                    f"Acceptable representations: [{produces}, application/problem+json]",
+                    title="Not Acceptable",
+                )
+            if raw_body is not None:
+                request.body = parse_json_body(raw_body)
+            if self.recorded is not None:
+                self.recorded.append((request.method, request.path, request.body, request.accept))
             return handler(request)
         except EngineError as error:
             return self._problem(api_error_from_engine(error), request.path)
@@ -947,12 +1034,52 @@ class RestApi:
                 request.params = match.groupdict()
                 return handler
         if path_matched:
-            raise ApiError(405, f"Method {request.method} is not allowed on {request.path}")
-        raise ApiError(404, f"No endpoint {request.method} {request.path}")
+            raise ApiError(
+                405,
+                f"Request method '{request.method}' is not supported",
+                title="Method Not Allowed",
+            )
+        raise ApiError(404, f"No endpoint {request.method} {request.path}", title="Not Found")
 
     @staticmethod
     def _problem(error: ApiError, instance: str) -> Response:
         return Response(error.status, problem_document(error, instance), "application/problem+json")
+
+    # -------------------------------------------------------------- version shaping
+
+    def _shape(self, kind: str, item: JsonObject) -> JsonObject:
+        """An item as the emulated version sends it: 8.8 leaves absent fields out, 8.9 sends
+        them as null and has a few more fields."""
+        extra = self.traits.extra_fields.get(kind)
+        if extra:
+            for name, source in extra.items():
+                if source == ROOT_KEY:
+                    # no call activities in the engine: every instance is its own root
+                    item[name] = item.get("processInstanceKey")
+                else:
+                    item[name] = list(source) if isinstance(source, list) else source
+        if not self.traits.nulls:
+            return {name: value for name, value in item.items() if value is not None}
+        return item
+
+    def _search(self, request: Request, endpoint: SearchEndpoint[R], kind: str) -> Response:
+        """Check the request against the version's contract, then search and shape."""
+        contract = contract_for(self.version, request.path)
+        if contract is not None:
+            try:
+                check_search(contract, request.body)
+            except ContractViolation as violation:
+                raise violation_error(violation) from None
+        to_item = endpoint.to_item
+        shaped = dataclasses.replace(endpoint, to_item=lambda r: self._shape(kind, to_item(r)))
+        body = search(request.body, shaped, self.total_items_cap)
+        page = body["page"]
+        raw_filter = request.body.get("filter")
+        if isinstance(raw_filter, dict) and raw_filter.get("isLatestVersion") is True:
+            page["startCursor"] = None  # latest-version pages only go forward
+        if not self.traits.nulls:
+            body["page"] = {name: value for name, value in page.items() if value is not None}
+        return Response(200, body)
 
     # -------------------------------------------------------------- cluster
 
@@ -970,18 +1097,20 @@ class RestApi:
                         "health": broker.health,
                     }
                 ],
-                "version": broker.version,
+                "version": self.traits.gateway_version,
             }
             for broker in info.brokers
         ]
-        body = {
+        body: JsonObject = {
             "brokers": brokers,
             "clusterSize": info.cluster_size,
             "partitionsCount": info.partitions_count,
             "replicationFactor": info.replication_factor,
-            "gatewayVersion": info.gateway_version,
+            "gatewayVersion": self.traits.gateway_version,
             "lastCompletedChangeId": "-1",
         }
+        if self.traits.topology_cluster_id:
+            body["clusterId"] = None
         return Response(200, body)
 
     def status(self, request: Request) -> Response:
@@ -1006,14 +1135,14 @@ class RestApi:
             to_item=process_definition_item,
             engine_only=frozenset({"isLatestVersion"}),
         )
-        return Response(200, search(request.body, endpoint, self.total_items_cap))
+        return self._search(request, endpoint, "processDefinition")
 
     def get_definition(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "processDefinitionKey")
         records = self.engine.process_definitions(key=key)
         if not records:
             raise ApiError(404, f"Process definition with key '{key}' not found")
-        return Response(200, process_definition_item(records[0]))
+        return Response(200, self._shape("processDefinition", process_definition_item(records[0])))
 
     def definition_xml(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "processDefinitionKey")
@@ -1042,14 +1171,14 @@ class RestApi:
             record_key=_record_key,
             to_item=process_instance_item,
         )
-        return Response(200, search(request.body, endpoint, self.total_items_cap))
+        return self._search(request, endpoint, "processInstance")
 
     def get_instance(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "processInstanceKey")
         records = self.engine.process_instances(key=key)
         if not records:
             raise ApiError(404, f"Process instance with key '{key}' not found")
-        return Response(200, process_instance_item(records[0]))
+        return Response(200, self._shape("processInstance", process_instance_item(records[0])))
 
     def create_instance(self, request: Request) -> Response:
         body = request.body
@@ -1107,14 +1236,17 @@ class RestApi:
                 ) from None
         return Response(
             200,
-            {
-                "processDefinitionId": info.bpmn_process_id,
-                "processDefinitionVersion": info.version,
-                "processDefinitionKey": str(info.process_definition_key),
-                "processInstanceKey": str(info.process_instance_key),
-                "tenantId": info.tenant_id,
-                "variables": result_variables,
-            },
+            self._shape(
+                "createdInstance",
+                {
+                    "processDefinitionId": info.bpmn_process_id,
+                    "processDefinitionVersion": info.version,
+                    "processDefinitionKey": str(info.process_definition_key),
+                    "processInstanceKey": str(info.process_instance_key),
+                    "tenantId": info.tenant_id,
+                    "variables": result_variables,
+                },
+            ),
         )
 
     def cancel(self, request: Request) -> Response:
@@ -1143,14 +1275,14 @@ class RestApi:
             to_item=element_instance_item,
             engine_only=frozenset({"elementInstanceScopeKey"}),
         )
-        return Response(200, search(request.body, endpoint, self.total_items_cap))
+        return self._search(request, endpoint, "elementInstance")
 
     def get_element(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "elementInstanceKey")
         records = self.engine.element_instances(key=key)
         if not records:
             raise ApiError(404, f"Element instance with key '{key}' not found")
-        return Response(200, element_instance_item(records[0]))
+        return Response(200, self._shape("elementInstance", element_instance_item(records[0])))
 
     def set_variables(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "elementInstanceKey")
@@ -1181,14 +1313,14 @@ class RestApi:
             record_key=_record_key,
             to_item=incident_item,
         )
-        return Response(200, search(request.body, endpoint, self.total_items_cap))
+        return self._search(request, endpoint, "incident")
 
     def get_incident(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "incidentKey")
         records = self.engine.incidents(key=key)
         if not records:
             raise ApiError(404, f"Incident with key '{key}' not found")
-        return Response(200, incident_item(records[0]))
+        return Response(200, self._shape("incident", incident_item(records[0])))
 
     def resolve_incident(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "incidentKey")
@@ -1215,7 +1347,7 @@ class RestApi:
             record_key=_record_key,
             to_item=message_subscription_item,
         )
-        return Response(200, search(request.body, endpoint, self.total_items_cap))
+        return self._search(request, endpoint, "messageSubscription")
 
     def publish(self, request: Request) -> Response:
         body = request.body
@@ -1260,11 +1392,11 @@ class RestApi:
             record_key=_record_key,
             to_item=lambda record: variable_item(record, limit),
         )
-        return Response(200, search(request.body, endpoint, self.total_items_cap))
+        return self._search(request, endpoint, "variable")
 
     def get_variable(self, request: Request) -> Response:
         key = parse_key(request.params["key"], "variableKey")
-        return Response(200, variable_result(self.engine.variable(key)))
+        return Response(200, self._shape("variable", variable_result(self.engine.variable(key))))
 
 
 # ---------------------------------------------------------------------------- HTTP transport
@@ -1308,13 +1440,8 @@ class _Handler(BaseHTTPRequestHandler):
             denied = ApiError(401, "Missing or invalid credentials", title="Unauthorized")
             self._send(RestApi._problem(denied, path), {"WWW-Authenticate": auth.scheme})
             return
-        try:
-            parsed = self._parse_json(body)
-        except ApiError as error:
-            self._send(RestApi._problem(error, path))
-            return
-        request = Request(method, path, parse_qs(url.query), parsed)
-        self._send(self.server.api.handle(request))
+        request = Request(method, path, parse_qs(url.query), {}, accept=self.headers.get("Accept"))
+        self._send(self.server.api.handle(request, raw_body=body))
 
     def _read_body(self) -> bytes:
         length_header = self.headers.get("Content-Length")
@@ -1327,18 +1454,6 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_BODY_BYTES:
             raise ApiError(413, f"Request body larger than {MAX_BODY_BYTES} bytes")
         return self.rfile.read(length)
-
-    @staticmethod
-    def _parse_json(raw: bytes) -> JsonObject:
-        if not raw.strip():
-            return {}
-        try:
-            parsed = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ApiError(400, f"Request body is not valid JSON: {error}") from None
-        if not isinstance(parsed, dict):
-            raise ApiError(400, f"Request body must be a JSON object, got {type(parsed).__name__}")
-        return parsed
 
     def _send(self, response: Response, headers: Mapping[str, str] | None = None) -> None:
         if response.body is None:
@@ -1369,13 +1484,20 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("REST %s - %s", self.address_string(), format % args)
 
 
-class _HttpServer(ThreadingHTTPServer):
+class _HttpServer(TlsServerMixin, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], api: RestApi, auth: AuthConfig) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        api: RestApi,
+        auth: AuthConfig,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.api = api
         self.auth = auth
+        self.tls = tls
         super().__init__(address, _Handler)
 
 
@@ -1389,10 +1511,13 @@ class RestServer:
         port: int = 0,
         *,
         auth: AuthConfig | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self._server = _HttpServer((host, port), api, auth or AuthConfig())
+        self._server = _HttpServer((host, port), api, auth or AuthConfig(), tls)
+        self.api = api
         self._thread: threading.Thread | None = None
         self.host = host
+        self.scheme = "https" if tls is not None else "http"
 
     @property
     def port(self) -> int:
@@ -1400,7 +1525,7 @@ class RestServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -30,11 +31,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from pyzeebe.proto import gateway_pb2_grpc as pb_grpc
 
 from .clock import Clock
+from .contract import DEFAULT_VERSION, VERSION_TRAITS, VERSIONS
 from .engine import Engine
 from .gateway import DEFAULT_LONG_POLL_MS, AuthInterceptor, GatewayService
+from .oauth import TOKEN_PATH, OAuthServerConfig, TokenIssuer, TokenServer
 from .rest import DEFAULT_TRUNCATION_LIMIT, AuthConfig, RestApi, RestServer
+from .tls import server_context
 
-__all__ = ["DevEngine", "DevEngineOptions", "main"]
+__all__ = ["DevEngine", "DevEngineOptions", "OAuthServerConfig", "TlsFiles", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,29 @@ class DevEngineOptions:
     truncation_limit: int = DEFAULT_TRUNCATION_LIMIT
     long_poll_ms: int = DEFAULT_LONG_POLL_MS
     tick_interval_s: float = TICK_INTERVAL_S
+    # An OAuth-protected cluster: a client-credentials token endpoint on its own port, and
+    # both APIs accept only its unexpired tokens (for the configured audience).
+    oauth: OAuthServerConfig | None = None
+    token_port: int = 0
+    # TLS on all ports with this PEM certificate (chain) and key.
+    tls: TlsFiles | None = None
+    #: the Camunda minor version whose REST contract and answers are emulated (8.8 or 8.9)
+    camunda_version: str = DEFAULT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.camunda_version not in VERSIONS:
+            raise ValueError(
+                f"camunda_version must be one of {', '.join(VERSIONS)}, "
+                f"got {self.camunda_version!r}"
+            )
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of the server certificate (with any intermediates) and its private key."""
+
+    cert_path: str
+    key_path: str
 
 
 class DevEngine:
@@ -76,8 +103,24 @@ class DevEngine:
         self._health: Any = None
         self._rest: RestServer | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._token_server: TokenServer | None = None
+        self.issuer: TokenIssuer | None = (
+            TokenIssuer(options.oauth) if options.oauth is not None else None
+        )
         self.grpc_port = 0
         self.rest_port = 0
+        self.token_port = 0
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.options.tls is not None else "http"
+
+    @property
+    def token_url(self) -> str | None:
+        """The client-credentials token endpoint (None unless ``options.oauth`` is set)."""
+        if self._token_server is None:
+            return None
+        return f"{self.scheme}://{self.host}:{self.token_port}{TOKEN_PATH}"
 
     @property
     def grpc_address(self) -> str:
@@ -85,9 +128,16 @@ class DevEngine:
         return f"{self.host}:{self.grpc_port}"
 
     @property
+    def rest_api(self) -> RestApi:
+        """The REST handlers (e.g. to record requests in tests); only while running."""
+        if self._rest is None:
+            raise RuntimeError("the dev engine is not running")
+        return self._rest.api
+
+    @property
     def rest_url(self) -> str:
         """Base URL of the REST API (without ``/v2``)."""
-        return f"http://{self.host}:{self.rest_port}"
+        return f"{self.scheme}://{self.host}:{self.rest_port}"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -114,6 +164,7 @@ class DevEngine:
                 clock,
                 max_active_instances=options.max_active_instances,
                 query_visibility_delay_ms=options.query_visibility_delay_ms,
+                gateway_version=VERSION_TRAITS[options.camunda_version].gateway_version,
             )
         dev = cls(engine, host, grpc_port, rest_port, options)
         await dev._open()
@@ -172,6 +223,10 @@ class DevEngine:
 
     async def _open(self) -> None:
         auth = self.options.auth
+        if self.issuer is not None:
+            auth = dataclasses.replace(auth, issuer=self.issuer)
+        tls = self.options.tls
+        context = server_context(tls.cert_path, tls.key_path) if tls is not None else None
         interceptors = [AuthInterceptor(auth)] if auth.enabled else []
         server = grpc.aio.server(interceptors=interceptors)
         gateway = GatewayService(
@@ -180,8 +235,12 @@ class DevEngine:
         pb_grpc.add_GatewayServicer_to_server(gateway, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        address = f"{self.host}:{self._requested_grpc_port}"
         try:
-            self.grpc_port = server.add_insecure_port(f"{self.host}:{self._requested_grpc_port}")
+            if tls is not None:
+                self.grpc_port = server.add_secure_port(address, _grpc_credentials(tls))
+            else:
+                self.grpc_port = server.add_insecure_port(address)
         except RuntimeError as error:
             raise OSError(
                 f"cannot bind the gRPC gateway to {self.host}:{self._requested_grpc_port}: {error}"
@@ -198,20 +257,36 @@ class DevEngine:
             truncation_limit=self.options.truncation_limit,
             grpc_host=self.host,
             grpc_port=self.grpc_port,
+            camunda_version=self.options.camunda_version,
         )
         try:
-            self._rest = RestServer(api, self.host, self._requested_rest_port, auth=auth)
+            self._rest = RestServer(
+                api, self.host, self._requested_rest_port, auth=auth, tls=context
+            )
+            if self.issuer is not None:
+                self._token_server = TokenServer(
+                    self.issuer, self.host, self.options.token_port, context
+                )
         except OSError:
             await server.stop(None)
+            if self._rest is not None:
+                self._rest.stop()
             raise
         self._rest.start()
         self.rest_port = self._rest.port
+        if self._token_server is not None:
+            self._token_server.start()
+            self.token_port = self._token_server.port
         self._ticker = asyncio.create_task(self._tick_forever(), name="devengine-ticker")
         log.info(
-            "Development engine up: gRPC gateway on %s, REST API on %s (auth %s; state in memory)",
+            "Development engine up (Camunda %s contract): gRPC gateway on %s, REST API on %s "
+            "(auth %s, TLS %s%s; state in memory)",
+            self.options.camunda_version,
             self.grpc_address,
             self.rest_url,
-            "on" if auth.enabled else "off",
+            "oauth" if self.issuer is not None else ("on" if auth.enabled else "off"),
+            "on" if tls is not None else "off",
+            f", token endpoint {self.token_url}" if self.token_url else "",
         )
 
     async def _close(self) -> None:
@@ -225,6 +300,8 @@ class DevEngine:
             await self._grpc_server.stop(0.5)
         if self._rest is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._rest.stop)
+        if self._token_server is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._token_server.stop)
         log.info("Development engine stopped")
 
     async def _tick_forever(self) -> None:
@@ -236,6 +313,11 @@ class DevEngine:
             except Exception:  # a failing tick must not stop time for the whole engine
                 log.exception("engine tick failed")
             await asyncio.sleep(interval)
+
+
+def _grpc_credentials(tls: TlsFiles) -> Any:
+    with open(tls.key_path, "rb") as key, open(tls.cert_path, "rb") as cert:
+        return grpc.ssl_server_credentials([(key.read(), cert.read())])
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -264,6 +346,31 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--bearer-token", metavar="TOKEN", help="require this bearer token")
     parser.add_argument(
+        "--oauth-client-id",
+        metavar="ID",
+        help="serve a client-credentials token endpoint for this client and accept only its "
+        "unexpired tokens on both APIs (secret: --oauth-client-secret or "
+        "DEVENGINE_OAUTH_CLIENT_SECRET)",
+    )
+    parser.add_argument("--oauth-client-secret", metavar="SECRET", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--oauth-audience",
+        metavar="AUDIENCE",
+        help="accept only tokens issued for this audience (default: any)",
+    )
+    parser.add_argument(
+        "--token-lifetime",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="lifetime of issued tokens (default %(default)s)",
+    )
+    parser.add_argument(
+        "--token-port", type=int, default=18080, help="token endpoint port (default %(default)s)"
+    )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve TLS on all ports: certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    parser.add_argument(
         "--max-active-instances",
         type=int,
         help="answer RESOURCE_EXHAUSTED once this many process instances are active",
@@ -273,6 +380,13 @@ def _build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="make REST searches see changes only after this delay (eventual consistency)",
+    )
+    parser.add_argument(
+        "--camunda-version",
+        default=DEFAULT_VERSION,
+        choices=list(VERSIONS),
+        help="Camunda version whose REST API v2 contract to enforce and report "
+        "(default %(default)s: its newest patch behaviour)",
     )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -289,6 +403,32 @@ def _auth_from(args: argparse.Namespace) -> AuthConfig:
         if not sep or not username:
             raise ValueError("basic auth must be given as USER:PASSWORD")
     return AuthConfig(username=username, password=password, bearer_token=token or None)
+
+
+def _oauth_from(args: argparse.Namespace) -> OAuthServerConfig | None:
+    if not args.oauth_client_id:
+        return None
+    secret = args.oauth_client_secret or os.environ.get("DEVENGINE_OAUTH_CLIENT_SECRET")
+    if not secret:
+        raise ValueError(
+            "--oauth-client-id needs --oauth-client-secret or DEVENGINE_OAUTH_CLIENT_SECRET"
+        )
+    if args.token_lifetime <= 0:
+        raise ValueError("--token-lifetime must be greater than zero")
+    return OAuthServerConfig(
+        args.oauth_client_id, secret, args.oauth_audience or None, args.token_lifetime
+    )
+
+
+def _tls_from(args: argparse.Namespace) -> TlsFiles | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not args.tls_cert or not args.tls_key:
+        raise ValueError("--tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if not os.path.isfile(path):
+            raise ValueError(f"TLS file {path!r} does not exist")
+    return TlsFiles(args.tls_cert, args.tls_key)
 
 
 async def _serve_until_signalled(
@@ -316,13 +456,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         auth = _auth_from(args)
+        oauth = _oauth_from(args)
+        tls = _tls_from(args)
     except ValueError as error:
         log.error("%s", error)
         return 2
     options = DevEngineOptions(
         auth=auth,
+        oauth=oauth,
+        token_port=args.token_port,
+        tls=tls,
         max_active_instances=args.max_active_instances,
         query_visibility_delay_ms=args.query_visibility_delay_ms,
+        camunda_version=args.camunda_version,
     )
     try:
         asyncio.run(_serve_until_signalled(args.host, args.grpc_port, args.rest_port, options))

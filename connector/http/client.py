@@ -6,20 +6,30 @@ TLS is verified (optionally against a CA bundle), and OAuth tokens are cached in
 :meth:`HttpClient.execute` is synchronous and thread-safe; the worker calls it from a
 thread pool.
 
-The environment (proxy variables, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, ``.netrc``) is
-read once per client and origin (scheme, user info, host, port), the first time a request
+The environment (proxy variables, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``/``SSL_CERT_FILE``)
+is read once per client and origin (scheme, user info, host, port), the first time a request
 goes there, not on every poll: re-reading it costs more CPU than the rest of a poll. It is
 assumed not to change while the worker runs; a changed environment needs a restart (or a
-new client).
+new client). ``~/.netrc`` is never read: a request carries only the credentials its element
+configures, never those of the machine the worker runs on.
+
+Redirects (``followRedirects``) are followed here, not by requests, at most
+:data:`MAX_REDIRECTS` hops: a redirect from https to http is refused, and a redirect to
+another origin (scheme, host or port) drops the authentication and every header, query
+parameter and body that holds a secret (see :func:`redirect_hop`). requests itself strips
+only ``Authorization``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import http.cookiejar
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -31,6 +41,7 @@ from connector.http.auth import (
     ApiKeyAuth,
     BasicAuth,
     BearerAuth,
+    NoAuth,
     OAuthClientCredentials,
     OAuthRefreshToken,
 )
@@ -39,12 +50,14 @@ from connector.http.response import (
     HttpResponse,
     HttpStatusError,
     HttpTransportError,
+    NonFiniteNumberError,
     collect_headers,
     excerpt,
     parse_body,
     parse_retry_after,
     redact_url,
 )
+from connector.redaction import contains_secret
 
 if TYPE_CHECKING:
     from connector.binding import BoundRequest
@@ -56,10 +69,15 @@ _CHUNK = 64 * 1024
 #: Distinct origins remembered; past this the cache starts over (URLs come from process
 #: variables, so the set of hosts is not bounded by the deployment).
 _MAX_ORIGINS = 1024
+#: Redirect hops followed for one poll (requests' own default is 30).
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+#: Never sent to another origin, whatever the element configured.
+_CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
 
 
 class _NoNetrc(requests.auth.AuthBase):
-    """Stands in for "no .netrc entry": a truthy auth keeps requests from searching again."""
+    """Stands in for "no auth": a truthy auth keeps requests from reading ``~/.netrc``."""
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         return r
@@ -68,11 +86,24 @@ class _NoNetrc(requests.auth.AuthBase):
 _NO_NETRC = _NoNetrc()
 
 
+class _Session(requests.Session):
+    """A session that never attaches ``~/.netrc`` credentials (``trust_env`` would).
+
+    Proxy and CA settings still come from the environment. This covers the OAuth token
+    request too, which goes through the same session. Neither lets requests follow
+    redirects (whose handling would read ``.netrc`` again).
+    """
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        if request.auth is None:
+            request.auth = _NO_NETRC
+        return super().prepare_request(request)
+
+
 @dataclass(frozen=True, slots=True)
 class _Origin:
     """What the environment says about one origin, as requests itself would compute it."""
 
-    netrc: tuple[str, str] | _NoNetrc
     settings: Mapping[str, Any]
 
 
@@ -108,7 +139,7 @@ class HttpClient:
         self.max_response_bytes = max_response_bytes
         self.verify: bool | str = ca_bundle if (ca_bundle and verify_tls) else verify_tls
         self.tokens = token_provider or TokenProvider(margin_seconds=token_margin_seconds)
-        session = requests.Session()
+        session = _Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -142,7 +173,27 @@ class HttpClient:
             response.close()
             self.tokens.invalidate(req.auth)
             response = self._send(req, safe)
+        if req.follow_redirects:
+            response = self._follow(req, response, safe)
         return self._read(req, response, safe)
+
+    def _follow(
+        self, req: BoundRequest, response: requests.Response, safe: str
+    ) -> requests.Response:
+        """Follow redirects of ``response`` hop by hop under the rules of :func:`redirect_hop`."""
+        hops = 0
+        while response.status_code in _REDIRECTS and response.headers.get("Location"):
+            location = response.headers["Location"]
+            response.close()
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                raise HttpTransportError(
+                    "protocol", f"more than {MAX_REDIRECTS} redirects", url=safe
+                )
+            req = redirect_hop(req, response.status_code, location, safe)
+            safe = redact_url(req.url)
+            response = self._send(req, safe)
+        return response
 
     # -- internals --------------------------------------------------------------------
 
@@ -177,8 +228,7 @@ class HttpClient:
                     headers=headers,
                     params=None if req.skip_encoding else query,
                     data=req.body,
-                    # A known origin's .netrc answer; None lets requests look it up.
-                    auth=None if known is None else known.netrc,
+                    auth=_NO_NETRC,  # never ~/.netrc (see the module docstring)
                 )
             )
             if req.skip_encoding:
@@ -190,7 +240,7 @@ class HttpClient:
             return self.session.send(
                 prepared,
                 timeout=self._timeout(req),
-                allow_redirects=req.follow_redirects,
+                allow_redirects=False,  # followed by _follow, with our rules
                 proxies=dict(settings["proxies"]),
                 stream=settings["stream"],
                 verify=settings["verify"],
@@ -216,13 +266,15 @@ class HttpClient:
 
     def _remember(self, key: tuple[bool, str], url: str, prepared_url: str | None) -> _Origin:
         """Ask requests about the environment for this origin, once (see module docstring)."""
-        netrc = requests.utils.get_netrc_auth(url) if self.session.trust_env else None
         # Proxies (HTTP(S)_PROXY, NO_PROXY) and CA settings from the environment. Only the
         # scheme, host and port of the URL matter to requests here.
         settings = self.session.merge_environment_settings(
             prepared_url, {}, True, self.verify, None
         )
-        known = _Origin(netrc=netrc or _NO_NETRC, settings=settings)
+        if settings["verify"] is True and os.environ.get("SSL_CERT_FILE"):
+            # requests bundles certifi and ignores OpenSSL's variable; honour it too.
+            settings = {**settings, "verify": os.environ["SSL_CERT_FILE"]}
+        known = _Origin(settings=settings)
         if len(self._origins) >= _MAX_ORIGINS:
             self._origins.clear()
         self._origins[key] = known
@@ -247,8 +299,19 @@ class HttpClient:
             status=response.status_code,
             reason=reason,
             headers=collect_headers(response.raw.headers.items()),
-            body=parse_body(raw, content_type) if req.method != "HEAD" else None,
+            body=self._parse(req, raw, content_type, safe) if req.method != "HEAD" else None,
         )
+
+    def _parse(self, req: BoundRequest, raw: bytes, content_type: str | None, safe: str) -> Any:
+        try:
+            return parse_body(raw, content_type)
+        except NonFiniteNumberError as exc:
+            raise HttpTransportError(
+                "invalid_body",
+                f"element {req.element}: response body is not valid JSON: {exc} "
+                "(NaN, Infinity and numbers beyond 1.8e308 cannot be published)",
+                url=safe,
+            ) from None
 
     def _read_capped(self, response: requests.Response, safe: str) -> bytes:
         limit = self.max_response_bytes
@@ -268,6 +331,70 @@ class HttpClient:
         except requests.RequestException as exc:
             raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
         return b"".join(chunks)
+
+
+def redirect_hop(req: BoundRequest, status: int, location: str, safe: str) -> BoundRequest:
+    """The request to send for a redirect of ``req`` to ``location``; pure.
+
+    * https -> http is refused (the request may carry credentials, and the answer is
+      trusted as much as the original).
+    * 303, 302 (and 301 after POST) continue as GET without a body, as browsers and
+      requests do; 307 and 308 keep the method and the body.
+    * To another origin (scheme, host or port), the authentication, the credential headers
+      (``Authorization``, ``Proxy-Authorization``, ``Cookie``), every header, query
+      parameter and body marked sensitive by binding, and anything holding a registered
+      secret value are dropped.
+    """
+    target = urljoin(req.url, location.strip())
+    try:
+        old, new = urlsplit(req.url), urlsplit(target)
+        old_origin, new_origin = _origin_key(old), _origin_key(new)
+    except ValueError:
+        raise HttpTransportError("invalid_url", "invalid redirect location", url=safe) from None
+    if new.scheme.lower() not in ("http", "https") or not new.hostname:
+        raise HttpTransportError("invalid_url", "redirect to a non-http(s) URL", url=safe)
+    if old.scheme.lower() == "https" and new.scheme.lower() == "http":
+        raise HttpTransportError(
+            "insecure_redirect", "refused a redirect from https to http", url=safe
+        )
+    method, body = req.method, req.body
+    headers = list(req.headers)
+    if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+        method, body = "GET", None
+        headers = [
+            (k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")
+        ]
+    changes: dict[str, Any] = {"url": target, "query": (), "method": method, "body": body}
+    if new_origin != old_origin:
+        drop = _CREDENTIAL_HEADERS | req.sensitive_headers
+        headers = [(k, v) for k, v in headers if k.lower() not in drop and not contains_secret(v)]
+        query = [
+            (k, v)
+            for k, v in parse_qsl(new.query, keep_blank_values=True)
+            if k not in req.sensitive_query and not contains_secret(v)
+        ]
+        if len(query) != len(parse_qsl(new.query, keep_blank_values=True)):
+            target = urlunsplit((new.scheme, new.netloc, new.path, urlencode(query), new.fragment))
+        if body is not None and (
+            req.sensitive_body or contains_secret(body.decode("utf-8", "replace"))
+        ):
+            body = None
+        changes.update(
+            url=target,
+            body=body,
+            auth=NoAuth(),
+            sensitive_headers=frozenset(),
+            sensitive_query=frozenset(),
+            sensitive_body=False,
+        )
+    changes["headers"] = tuple(headers)
+    return dataclasses.replace(req, **changes)
+
+
+def _origin_key(parts: Any) -> tuple[str, str, int | None]:
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _too_large(limit: int, safe: str) -> HttpTransportError:

@@ -1,6 +1,11 @@
 """OAuth 2.0 access tokens: client credentials and refresh token grants, with a cache.
 
-Tokens are cached per credential set until ``expires_in`` minus a margin; a token
+One :class:`TokenProvider` serves both the polled endpoints' OAuth and the cluster's own
+credentials (REST and gRPC, through :class:`ClientCredentials`), so there is one cache, one
+refresh rule and one backoff for every token the worker holds.
+
+Tokens are cached per credential set until ``expires_in`` minus a margin (at most a quarter
+of the lifetime, so short-lived tokens are still reused); a token
 without ``expires_in`` is kept until the API answers 401 (then the client invalidates it
 and fetches once more). A failing token endpoint is backed off exponentially per
 credential set so a broken configuration cannot hammer it.
@@ -19,8 +24,10 @@ from typing import Any
 
 import requests
 
+from connector.connection_errors import describe_request_error
 from connector.http.auth import OAuth, OAuthClientCredentials, OAuthRefreshToken
 from connector.http.response import OAuthError, excerpt, redact_url
+from connector.redaction import register
 
 MAX_CACHED_TOKENS = 1000
 
@@ -91,6 +98,10 @@ class TokenProvider:
             self._store(key, token, expires_in)
             return token
 
+    def cached(self, auth: OAuth) -> str | None:
+        """The cached, unexpired token of ``auth`` without any I/O (None = fetch it)."""
+        return self._cached(cache_key(auth))
+
     def invalidate(self, auth: OAuth) -> None:
         """Forget the cached token of ``auth`` (after the API rejected it)."""
         with self._lock:
@@ -109,7 +120,7 @@ class TokenProvider:
     def _store(self, key: str, token: str, expires_in: float | None) -> None:
         now = self._clock()
         if expires_in is not None:
-            lifetime = expires_in - self.margin_seconds
+            lifetime = expires_in - min(self.margin_seconds, expires_in / 4)
             if lifetime <= 0:
                 return  # would be stale at once: do not cache
             expires_at: float | None = now + lifetime
@@ -199,7 +210,9 @@ def fetch_token(
             allow_redirects=False,
         )
     except requests.RequestException as exc:
-        raise OAuthError(f"token endpoint unreachable: {type(exc).__name__}", url=url) from None
+        # The reason names TLS, DNS or refused connections; it never holds the form (secrets).
+        reason = describe_request_error(exc)
+        raise OAuthError(f"token endpoint unreachable: {reason}", url=url) from None
     content = response.content[:65536]
     payload: Any = None
     try:
@@ -219,6 +232,9 @@ def fetch_token(
     token = _find(payload, "access_token")
     if not isinstance(token, str) or not token:
         raise OAuthError("token endpoint response has no access_token", url=url)
+    # Access (and rotated refresh) tokens are credentials like the client secret.
+    refresh = _find(payload, "refresh_token")
+    register(token, refresh if isinstance(refresh, str) else None)
     expires = _find(payload, "expires_in")
     return token, _seconds(expires)
 
@@ -248,3 +264,46 @@ def _find(payload: Any, name: str) -> Any:
             if found is not None:
                 return found
     return None
+
+
+# Shared by every part of the worker that needs tokens (one cache, one backoff per identity).
+# The backoff stops at a minute so a recovered identity provider is used again soon.
+SHARED_PROVIDER = TokenProvider(backoff_max=60.0)
+
+
+@dataclass(slots=True)
+class ClientCredentials:
+    """One OAuth client-credentials identity of the worker, bound to a provider.
+
+    ``token()`` blocks on a cache miss (call it from a thread); ``cached()`` never does.
+    Secrets stay in ``auth`` (whose ``repr`` hides them) and never reach an error message.
+    """
+
+    auth: OAuthClientCredentials
+    session: requests.Session
+    verify: bool | str = True
+    timeout: tuple[float | None, float | None] = (5.0, 20.0)
+    provider: TokenProvider = SHARED_PROVIDER
+
+    def token(self) -> str:
+        return self.provider.token(
+            self.auth, self.session, timeout=self.timeout, verify=self.verify
+        )
+
+    def cached(self) -> str | None:
+        return self.provider.cached(self.auth)
+
+    def invalidate(self) -> None:
+        self.provider.invalidate(self.auth)
+
+    def with_audience(self, audience: str) -> ClientCredentials:
+        """The same client asking for another audience (e.g. Operate's)."""
+        auth = OAuthClientCredentials(
+            token_endpoint=self.auth.token_endpoint,
+            client_id=self.auth.client_id,
+            client_secret=self.auth.client_secret,
+            audience=audience,
+            scopes=self.auth.scopes,
+            client_authentication=self.auth.client_authentication,
+        )
+        return ClientCredentials(auth, self.session, self.verify, self.timeout, self.provider)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from connector.redaction import redact
 
 HeaderValue = str | list[str]
 
@@ -44,8 +47,10 @@ class HttpError(Exception):
     """A poll that produced no usable response. Messages never contain credentials."""
 
     def __init__(self, message: str, *, url: str = "") -> None:
-        super().__init__(message)
-        self.url = url
+        # Scrubbed at construction: the message may quote an echoed credential or a URL
+        # path holding a secret, and errors travel to logs and to ``/inbound``.
+        super().__init__(redact(message))
+        self.url = redact(url)
 
 
 class HttpStatusError(HttpError):
@@ -120,10 +125,33 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
     looks_json = stripped[0] in "{[" or "json" in (content_type or "").lower()
     if looks_json:
         try:
-            return json.loads(stripped)
+            return json.loads(stripped, parse_constant=_reject_constant, parse_float=_finite_float)
+        except NonFiniteNumberError:
+            raise
         except ValueError:
             return text
     return text
+
+
+class NonFiniteNumberError(ValueError):
+    """A JSON body holds ``NaN``, ``Infinity`` or a number beyond the double range (1e400).
+
+    Such a body is refused rather than mapped to ``null``: published variables must be
+    JSON, and silently turning a number into ``null`` would let a condition on it go
+    wrong without a trace. The poll fails with a message naming the element.
+    """
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN, Infinity and -Infinity; JSON (and Zeebe) do not.
+    raise NonFiniteNumberError(f"'{name}' is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NonFiniteNumberError(f"number {text[:32]} is beyond the range of a double")
+    return value
 
 
 def decode_text(raw: bytes, content_type: str | None) -> str:
@@ -140,7 +168,7 @@ def decode_text(raw: bytes, content_type: str | None) -> str:
 
 def excerpt(raw: bytes, content_type: str | None, limit: int = EXCERPT_CHARS) -> str:
     """A one-line, bounded excerpt of a body for error messages."""
-    text = " ".join(decode_text(raw[: limit * 4], content_type).split())
+    text = redact(" ".join(decode_text(raw[: limit * 4], content_type).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

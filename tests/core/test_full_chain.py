@@ -76,12 +76,13 @@ class Chain:
         return merge_scopes([scopes.get(element_instance_key, {}), scopes.get(instance_key, {})])
 
     async def poll_once(self, process_id: str) -> list[PublishOutcome]:
-        definition_key, [config] = self.configs(process_id)
+        _, [config] = self.configs(process_id)
         waiting = self.post(
             "/message-subscriptions/search",
             {
                 "filter": {
-                    "processDefinitionKey": str(definition_key),
+                    # 8.8 has no processDefinitionKey filter on subscriptions
+                    "processDefinitionId": process_id,
                     "elementId": config.element_id,
                     "messageSubscriptionState": "CREATED",
                 }

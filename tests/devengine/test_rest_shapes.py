@@ -1,4 +1,5 @@
-"""Each REST v2 answer has exactly the field names and JSON types of the Camunda 8.8 API.
+"""Each REST v2 answer has exactly the field names and JSON types of the Camunda 8.8 and 8.9
+APIs: 8.8 leaves absent optional fields out, 8.9 sends them as null and has a few more fields.
 
 The expected shapes below are written down from the public 8.8 Orchestration Cluster REST API
 reference (OpenAPI schemas ``TopologyResponse``, ``ProcessDefinitionResult``,
@@ -19,7 +20,7 @@ import pytest
 import requests
 
 from connector.devengine.rest import format_date
-from connector.devengine.server import DevEngine
+from connector.devengine.server import DevEngine, DevEngineOptions
 
 from .conftest import (
     create_instance,
@@ -44,8 +45,18 @@ def date(value: Any) -> bool:
     return True
 
 
+class Optional:
+    """A nullable field: absent in 8.8 when it has no value, null in 8.9."""
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+
+    def __call__(self, value: Any) -> bool:
+        return value is None or self.check(value)
+
+
 def optional(check: Check) -> Check:
-    return lambda value: value is None or check(value)
+    return Optional(check)
 
 
 def of(*types: type) -> Check:
@@ -142,14 +153,55 @@ INCIDENT = {
     "elementInstanceKey": key,
     "jobKey": optional(key),
 }
+# Fields only 8.9 answers have (required there, possibly null).
+EXTRA_89: dict[str, dict[str, Check]] = {
+    "definition": {"state": one_of("ACTIVE", "DRAINING", "DELETED")},
+    "instance": {
+        "rootProcessInstanceKey": optional(key),
+        "tags": lambda value: value == [],
+        "businessId": optional(STRING),
+    },
+    "element": {"rootProcessInstanceKey": optional(key)},
+    "subscription": {"rootProcessInstanceKey": optional(key)},
+    "incident": {"rootProcessInstanceKey": optional(key)},
+    "variable": {"rootProcessInstanceKey": optional(key)},
+    "createdInstance": {"tags": lambda value: value == [], "businessId": optional(STRING)},
+    "topology": {"clusterId": optional(STRING)},
+}
+VERSION = "8.8"  # set per test by the ``dev`` fixture below
+
+
+@pytest.fixture(params=["8.8", "8.9"])
+def dev(request: pytest.FixtureRequest) -> Any:
+    """The dev engine under each emulated version."""
+    global VERSION
+    VERSION = request.param
+    options = DevEngineOptions(long_poll_ms=2_000, camunda_version=request.param)
+    with DevEngine.run_in_thread(options=options) as running:
+        yield running
+
+
+def versioned(shape: dict[str, Check], extra: str | None = None) -> dict[str, Check]:
+    if VERSION == "8.9" and extra is not None:
+        return {**shape, **EXTRA_89[extra]}
+    return shape
+
+
 PROBLEM = {"type": STRING, "title": STRING, "status": INT, "detail": STRING, "instance": STRING}
 
 
 def assert_shape(value: Any, shape: dict[str, Check], where: str = "body") -> None:
     assert isinstance(value, dict), f"{where} is not an object: {value!r}"
-    assert set(value) == set(shape), f"{where} fields differ: {sorted(value)} vs {sorted(shape)}"
+    if VERSION == "8.8":
+        # absent optional fields are left out, never null
+        required = {name for name, check in shape.items() if not isinstance(check, Optional)}
+        assert required <= set(value) <= set(shape), f"{where} fields: {sorted(value)}"
+        assert None not in value.values(), f"{where} has nulls: {value!r}"
+    else:
+        assert set(value) == set(shape), f"{where} fields: {sorted(value)} vs {sorted(shape)}"
     for name, check in shape.items():
-        assert check(value[name]), f"{where}.{name} has a wrong type/value: {value[name]!r}"
+        if name in value:
+            assert check(value[name]), f"{where}.{name} has a wrong type/value: {value[name]!r}"
 
 
 def assert_search_shape(body: dict[str, Any], item_shape: dict[str, Check]) -> None:
@@ -187,8 +239,10 @@ def test_topology_shape(dev: DevEngine) -> None:
             "replicationFactor": INT,
             "gatewayVersion": STRING,
             "lastCompletedChangeId": STRING,
-        },
+        }
+        | versioned({}, "topology"),
     )
+    assert body["gatewayVersion"].startswith(VERSION + ".")
     broker = body["brokers"][0]
     assert_shape(broker, broker_shape, "brokers[0]")
     assert broker["port"] == dev.grpc_port
@@ -205,7 +259,7 @@ def test_topology_shape(dev: DevEngine) -> None:
 
 def test_process_definition_search_shape(dev: DevEngine, waiting: str) -> None:
     body = rest_search(dev, "process-definitions", {})
-    assert_search_shape(body, PROCESS_DEFINITION)
+    assert_search_shape(body, versioned(PROCESS_DEFINITION, "definition"))
     [definition] = body["items"]
     assert definition["processDefinitionId"] == "wait-process"
     assert definition["name"] == "Wait"
@@ -218,7 +272,7 @@ def test_process_definition_get_and_xml_shape(dev: DevEngine, waiting: str) -> N
     url = f"{dev.rest_url}/v2/process-definitions/{definition['processDefinitionKey']}"
     single = requests.get(url, timeout=5)
     assert single.status_code == 200
-    assert_shape(single.json(), PROCESS_DEFINITION)
+    assert_shape(single.json(), versioned(PROCESS_DEFINITION, "definition"))
     xml = requests.get(f"{url}/xml", timeout=5)
     assert xml.status_code == 200
     assert xml.headers["Content-Type"].startswith("text/xml")
@@ -227,16 +281,16 @@ def test_process_definition_get_and_xml_shape(dev: DevEngine, waiting: str) -> N
 
 def test_process_instance_search_and_get_shape(dev: DevEngine, waiting: str) -> None:
     body = rest_search(dev, "process-instances", {})
-    assert_search_shape(body, PROCESS_INSTANCE)
+    assert_search_shape(body, versioned(PROCESS_INSTANCE, "instance"))
     single = requests.get(f"{dev.rest_url}/v2/process-instances/{waiting}", timeout=5)
     assert single.status_code == 200
-    assert_shape(single.json(), PROCESS_INSTANCE)
+    assert_shape(single.json(), versioned(PROCESS_INSTANCE, "instance"))
     assert single.json()["state"] == "ACTIVE"
 
 
 def test_element_instance_search_and_get_shape(dev: DevEngine, waiting: str) -> None:
     body = rest_search(dev, "element-instances", {"filter": {"elementId": "wait"}})
-    assert_search_shape(body, ELEMENT_INSTANCE)
+    assert_search_shape(body, versioned(ELEMENT_INSTANCE, "element"))
     [item] = body["items"]
     assert item["type"] == "INTERMEDIATE_CATCH_EVENT"
     assert item["elementName"] == "Wait for payment"
@@ -244,12 +298,12 @@ def test_element_instance_search_and_get_shape(dev: DevEngine, waiting: str) -> 
     url = f"{dev.rest_url}/v2/element-instances/{item['elementInstanceKey']}"
     single = requests.get(url, timeout=5)
     assert single.status_code == 200
-    assert_shape(single.json(), ELEMENT_INSTANCE)
+    assert_shape(single.json(), versioned(ELEMENT_INSTANCE, "element"))
 
 
 def test_message_subscription_search_shape(dev: DevEngine, waiting: str) -> None:
     body = rest_search(dev, "message-subscriptions", {})
-    assert_search_shape(body, MESSAGE_SUBSCRIPTION)
+    assert_search_shape(body, versioned(MESSAGE_SUBSCRIPTION, "subscription"))
     [item] = body["items"]
     assert item["messageName"] == "order-paid"
     assert item["correlationKey"] == "o-1"
@@ -259,13 +313,13 @@ def test_message_subscription_search_shape(dev: DevEngine, waiting: str) -> None
 
 def test_variable_search_and_get_shape(dev: DevEngine, waiting: str) -> None:
     body = rest_search(dev, "variables", {"filter": {"processInstanceKey": waiting}})
-    assert_search_shape(body, VARIABLE_SEARCH_ITEM)
+    assert_search_shape(body, versioned(VARIABLE_SEARCH_ITEM, "variable"))
     values = {item["name"]: item["value"] for item in body["items"]}
     assert values == {"orderId": '"o-1"', "total": "10"}  # JSON text, as the API serves it
     first = body["items"][0]
     single = requests.get(f"{dev.rest_url}/v2/variables/{first['variableKey']}", timeout=5)
     assert single.status_code == 200
-    assert_shape(single.json(), VARIABLE_BASE)
+    assert_shape(single.json(), versioned(VARIABLE_BASE, "variable"))
 
 
 def test_message_publication_shape(dev: DevEngine) -> None:
@@ -295,7 +349,8 @@ def test_create_and_cancel_process_instance_shape(dev: DevEngine, waiting: str) 
             "processInstanceKey": key,
             "tenantId": STRING,
             "variables": of(dict),
-        },
+        }
+        | versioned({}, "createdInstance"),
     )
     url = f"{dev.rest_url}/v2/process-instances/{body['processInstanceKey']}/cancellation"
     cancelled = requests.post(url, timeout=5)
@@ -308,14 +363,14 @@ def test_incident_search_and_get_shape(
 ) -> None:
     pi, job_key = incident_from_failed_job(dev, bpmn_file("double.bpmn", service_task_process()))
     body = rest_search(dev, "incidents", {"filter": {"processInstanceKey": pi}})
-    assert_search_shape(body, INCIDENT)
+    assert_search_shape(body, versioned(INCIDENT, "incident"))
     [item] = body["items"]
     assert item["errorType"] == "JOB_NO_RETRIES"
     assert item["jobKey"] == str(job_key)
     assert item["elementId"] == "double"
     single = requests.get(f"{dev.rest_url}/v2/incidents/{item['incidentKey']}", timeout=5)
     assert single.status_code == 200
-    assert_shape(single.json(), INCIDENT)
+    assert_shape(single.json(), versioned(INCIDENT, "incident"))
 
 
 def test_problem_shape(dev: DevEngine) -> None:

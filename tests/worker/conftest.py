@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.devengine.server import DevEngine
+from connector.devengine.contract import DEFAULT_VERSION, VERSIONS, request_violations
+from connector.devengine.server import DevEngine, DevEngineOptions
 from tests.worker.harness import Endpoint, serve_endpoint
 
 
@@ -16,11 +17,31 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # The end-to-end tests run against every emulated Camunda version.
+    if "dev" in metafunc.fixturenames and metafunc.module.__name__.split(".")[-1].startswith(
+        "test_e2e"
+    ):
+        metafunc.parametrize("dev", VERSIONS, indirect=True)
+
+
 @pytest.fixture
-def dev() -> Iterator[DevEngine]:
-    """The development engine on free ports of 127.0.0.1, in a background thread."""
-    with DevEngine.run_in_thread("127.0.0.1") as engine:
+def dev(request: pytest.FixtureRequest) -> Iterator[DevEngine]:
+    """The development engine on free ports of 127.0.0.1, in a background thread (the 8.8
+    contract unless parametrized). Every REST request made during the test must be one that
+    every supported Camunda version accepts."""
+    version = getattr(request, "param", DEFAULT_VERSION)
+    options = DevEngineOptions(camunda_version=version)
+    with DevEngine.run_in_thread("127.0.0.1", options=options) as engine:
+        recorded = engine.rest_api.recorded = []
         yield engine
+    problems = [
+        problem
+        for method, path, body, accept in recorded
+        for other in VERSIONS
+        for problem in request_violations(other, method, path, body, accept)
+    ]
+    assert problems == [], problems
 
 
 @pytest.fixture

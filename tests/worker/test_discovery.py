@@ -46,7 +46,7 @@ def test_requests_per_cycle_grow_with_pages_not_instances(dev: DevEngine) -> Non
     disc = discovery(dev, page_size=100)
     first = disc.cycle()
     assert len(first.waiting) == 250
-    assert first.requests == 1 + 1 + 3  # definitions, XML once, three subscription pages
+    assert first.requests == 1 + 1 + 1 + 3  # topology once, definitions, XML once, 3 pages
     second = disc.cycle()
     assert second.requests == 1 + 3  # the XML is cached by key
     assert second.new_definitions == []
