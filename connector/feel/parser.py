@@ -193,17 +193,18 @@ class _Parser:
 
     def _iteration(self, word: str) -> A.Node:
         start = self.advance().start
-        contexts = [self._iteration_context(allow_range=word == "for")]
+        # feel-scala accepts `x in a..b` in for, some and every alike
+        contexts = [self._iteration_context()]
         while self.at_op(","):
             self.advance()
-            contexts.append(self._iteration_context(allow_range=word == "for"))
+            contexts.append(self._iteration_context())
         if word == "for":
             self.expect_kw("return")
             return A.For(start, tuple(contexts), self.expression())
         self.expect_kw("satisfies")
         return A.Quantified(start, word == "every", tuple(contexts), self.expression())
 
-    def _iteration_context(self, allow_range: bool) -> A.IterationContext:
+    def _iteration_context(self) -> A.IterationContext:
         tok = self.tok
         if tok.kind != NAME or (tok.text in KEYWORDS and not tok.quoted):
             raise self.error("an iteration variable name")
@@ -211,7 +212,7 @@ class _Parser:
         self.expect_kw("in")
         domain = self.expression()
         end: A.Node | None = None
-        if allow_range and self.at_op(".."):
+        if self.at_op(".."):
             self.advance()
             end = self.expression()
         return A.IterationContext(tok.start, name, domain, end)
