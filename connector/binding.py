@@ -159,6 +159,27 @@ def bind_request(
     )
 
 
+#: Wall-clock seconds one evaluation of an element expression may take (the FEEL engine
+#: also bounds the strings and lists it builds). A runaway expression fails with a clear
+#: error instead of holding a worker thread; legitimate connector expressions need
+#: microseconds to milliseconds.
+EXPRESSION_BUDGET_SECONDS = 1.0
+
+
+def evaluate_property(
+    expression: feel.Expression, context: Mapping[str, Any], label: str, prop: str
+) -> Any:
+    """Evaluate an element property's expression within the budget.
+
+    Raises :class:`BindingError` (naming element and property) when the evaluation fails
+    as a whole: an unfulfilled ``assert`` or a budget that ran out.
+    """
+    try:
+        return expression.evaluate_checked(context, budget=EXPRESSION_BUDGET_SECONDS)
+    except feel.FeelEvaluationError as exc:
+        raise BindingError(label, prop, str(exc)) from None
+
+
 @functools.lru_cache(maxsize=512)
 def _compile_substituted(text: str) -> feel.Expression:
     # FEEL text with secrets is compiled per distinct substituted text, not per poll.
@@ -180,7 +201,9 @@ class _Binder:
         """The field's value: FEEL evaluated, or literal text with secrets replaced."""
         prop = field_.name
         if field_.expression is not None:
-            return field_.expression.evaluate(dict(self.variables))
+            return evaluate_property(
+                field_.expression, dict(self.variables), self.config.label, prop
+            )
         try:
             if field_.is_feel:
                 text = replace_secrets(field_.raw, self.secrets, quote=quote_for_feel)
@@ -193,7 +216,7 @@ class _Binder:
         except feel.FeelSyntaxError:
             # The message would quote the text, which now holds secret values.
             raise self.error(prop, "invalid FEEL after secret substitution") from None
-        return expression.evaluate(dict(self.variables))
+        return evaluate_property(expression, dict(self.variables), self.config.label, prop)
 
     def text(self, field_: Field | None, *, required: bool) -> str | None:
         if field_ is None:

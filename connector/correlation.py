@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.binding import to_json
+from connector import feel
+from connector.binding import EXPRESSION_BUDGET_SECONDS, to_json
 from connector.elements import ElementConfig
 from connector.errors import ElementPropertyError
 from connector.http.response import HttpResponse
@@ -93,10 +94,25 @@ def evaluate_response(
     )
 
 
+def _evaluate(
+    config: ElementConfig, prop: str, expression: feel.Expression, context: dict[str, Any]
+) -> Any:
+    """Evaluate one of the element's expressions within the budget.
+
+    A failed evaluation (budget ran out, unfulfilled ``assert``) is logged once per element
+    and property, and raised as :class:`CorrelationError` for this poll.
+    """
+    try:
+        return expression.evaluate_checked(context, budget=EXPRESSION_BUDGET_SECONDS)
+    except feel.FeelEvaluationError as exc:
+        _warn_once(config, prop, str(exc))
+        raise CorrelationError(config.label, prop, str(exc)) from None
+
+
 def _condition_met(config: ElementConfig, context: dict[str, Any], instance: int) -> bool:
     if config.activation_condition is None:
         return True
-    result = config.activation_condition.evaluate(context)
+    result = _evaluate(config, "activationCondition", config.activation_condition, context)
     if result is True:
         return True
     if result is not False and result is not None:
@@ -119,7 +135,9 @@ def _warn_once(config: ElementConfig, prop: str, reason: str) -> None:
 
 
 def _correlation_key(config: ElementConfig, context: dict[str, Any]) -> str:
-    value = config.correlation_key_expression.evaluate(context)
+    value = _evaluate(
+        config, "correlationKeyExpression", config.correlation_key_expression, context
+    )
     text = _key_text(value)
     if text is None:
         raise CorrelationError(
@@ -134,7 +152,7 @@ def _message_id(config: ElementConfig, context: dict[str, Any], instance: int) -
     if config.message_id_expression is None:
         owner = config.attached_to if config.kind == "boundary" and config.attached_to else None
         return f"{owner or config.element_id}{instance}"
-    value = config.message_id_expression.evaluate(context)
+    value = _evaluate(config, "messageIdExpression", config.message_id_expression, context)
     text = _key_text(value)
     if not text:
         raise CorrelationError(
@@ -152,7 +170,7 @@ def _result_variables(
     if config.result_variable:
         variables[config.result_variable] = to_json(response.as_feel())
     if config.result_expression is not None:
-        value = config.result_expression.evaluate(context)
+        value = _evaluate(config, "resultExpression", config.result_expression, context)
         if value is None:
             raise CorrelationError(
                 config.label, "resultExpression", "gave null; it must give a context"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import math
 import signal
@@ -48,6 +49,8 @@ from connector.scheduler import STOPPED, PollFailure, Prepared, Scheduler, Sched
 from connector.secrets import EnvSecretProvider, SecretProvider
 
 log = logging.getLogger("connector.worker")
+#: Threads that evaluate response expressions (activation condition, keys, result mapping).
+_FEEL_THREADS = 4
 
 # A request bound with secrets is bound afresh at least this often (rotated secrets).
 SECRET_REBIND_SECONDS = 60.0
@@ -317,6 +320,13 @@ class Worker:
         self._discovery_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="discovery"
         )
+        # Response expressions are evaluated off the event loop, so a slow one never delays
+        # other elements' polls or the status endpoints; one element may hold at most
+        # _FEEL_THREADS - 1 of these threads at once, so other elements always find one.
+        self._feel_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=_FEEL_THREADS, thread_name_prefix="feel"
+        )
+        self._feel_slots: dict[tuple[str, str], asyncio.Semaphore] = {}
         self.scheduler: Scheduler[WaitingInstance] = Scheduler(
             self,
             interval_of=lambda t: max(0.001, t.config.interval.total_seconds()),
@@ -421,6 +431,7 @@ class Worker:
         self._http_pool.shutdown(wait=False, cancel_futures=True)
         self._cluster_pool.shutdown(wait=False, cancel_futures=True)
         self._discovery_pool.shutdown(wait=False, cancel_futures=True)
+        self._feel_pool.shutdown(wait=False, cancel_futures=True)
         self.http.close()
         if self._rest_client is not None:
             self._rest_client.close()
@@ -675,18 +686,34 @@ class Worker:
     def deliver(
         self, target: WaitingInstance, prepared: Prepared, response: Any
     ) -> str | Awaitable[str]:
-        """Evaluate ``response`` for ``target``: the outcome now, or the publish to await."""
+        """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish."""
         assert isinstance(response, HttpResponse)
+        return self._evaluate_and_publish(target, prepared, response)
+
+    async def _evaluate_and_publish(
+        self, target: WaitingInstance, prepared: Prepared, response: HttpResponse
+    ) -> str:
         context = prepared.context if isinstance(prepared.context, Mapping) else {}
-        try:
-            activation = evaluate_response(
-                target.config,
-                response,
-                context,
-                element_instance_key=target.element_instance_key,
-            )
-        except CorrelationError as exc:
-            raise PollFailure("correlation_error", str(exc)) from None
+        config = target.config
+        slot_key = (config.process_id, config.element_id)
+        slot = self._feel_slots.get(slot_key)
+        if slot is None:
+            slot = self._feel_slots[slot_key] = asyncio.Semaphore(_FEEL_THREADS - 1)
+        loop = asyncio.get_running_loop()
+        async with slot:
+            try:
+                activation = await loop.run_in_executor(
+                    self._feel_pool,
+                    functools.partial(
+                        evaluate_response,
+                        config,
+                        response,
+                        context,
+                        element_instance_key=target.element_instance_key,
+                    ),
+                )
+            except CorrelationError as exc:
+                raise PollFailure("correlation_error", str(exc)) from None
         if activation is None:
             return "not_met"
         previous = self._published.get(target.key)
@@ -697,7 +724,7 @@ class Worker:
         ):
             # Already published; the query API has not caught up yet.
             return "already_published"
-        return self._publish(target, activation)
+        return await self._publish(target, activation)
 
     async def _publish(self, target: WaitingInstance, activation: Activation) -> str:
         now = time.monotonic()
