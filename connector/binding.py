@@ -11,7 +11,6 @@ a value (values may hold secrets).
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import functools
 import hashlib
@@ -33,6 +32,7 @@ from connector.elements import (
     quote_for_feel,
 )
 from connector.errors import ElementPropertyError
+from connector.feel.convert import to_json_text, to_text
 from connector.http.auth import (
     ApiKeyAuth,
     Auth,
@@ -231,7 +231,7 @@ class _Binder:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float | decimal.Decimal):
-            return _number_text(value)
+            return to_text(value)
         if not isinstance(value, str):
             raise self.error(field_.name, f"must be text, not {_type_name(value)}")
         return value
@@ -275,13 +275,13 @@ class _Binder:
             if item is None:
                 continue
             if isinstance(item, list | tuple):
-                texts = [_scalar_text(v) for v in item if v is not None]
+                texts = [to_text(v) for v in item if v is not None]
                 if multi:
                     result.extend((str(key), t) for t in texts)
                 else:
                     result.append((str(key), ", ".join(texts)))
             else:
-                result.append((str(key), _scalar_text(item)))
+                result.append((str(key), to_text(item)))
         return tuple(result)
 
     def body(self, headers: tuple[tuple[str, str], ...]) -> tuple[bytes | None, str | None]:
@@ -293,10 +293,10 @@ class _Binder:
         if isinstance(value, str):
             return value.encode("utf-8"), "application/json"
         if isinstance(value, Mapping) and "x-www-form-urlencoded" in content_type.lower():
-            form = [(str(k), _scalar_text(v)) for k, v in value.items() if v is not None]
+            form = [(str(k), to_text(v)) for k, v in value.items() if v is not None]
             return urlencode(form).encode("ascii"), None
         try:
-            encoded = json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+            encoded = to_json_text(value)
         except (TypeError, ValueError):
             raise self.error("body", f"cannot be sent as JSON ({_type_name(value)})") from None
         return encoded.encode("utf-8"), "application/json"
@@ -373,64 +373,3 @@ def _type_name(value: Any) -> str:
     if isinstance(value, int | float | decimal.Decimal):
         return "a number"
     return type(value).__name__
-
-
-def _number_text(value: int | float | decimal.Decimal) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, decimal.Decimal):
-        if value == value.to_integral_value():
-            return str(int(value))
-        return format(value.normalize(), "f")
-    return repr(value)
-
-
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | decimal.Decimal):
-        return _number_text(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
-
-
-def to_json(value: Any) -> Any:
-    """A FEEL result as plain JSON data (numbers, text, lists, objects)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 2**63 else value
-    if isinstance(value, decimal.Decimal):
-        if value == value.to_integral_value():
-            return int(value)
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return _iso_duration(value)
-    return str(value)
-
-
-def _iso_duration(value: dt.timedelta) -> str:
-    total = value.total_seconds()
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = f"{sign}P{int(days)}D" if days else f"{sign}P"
-    time = ""
-    if hours:
-        time += f"{int(hours)}H"
-    if minutes:
-        time += f"{int(minutes)}M"
-    if seconds or not (days or time):
-        time += f"{seconds:g}S"
-    return text + ("T" + time if time else "")

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector import feel
-from connector.binding import EXPRESSION_BUDGET_SECONDS, to_json
+from connector.binding import EXPRESSION_BUDGET_SECONDS
 from connector.elements import ElementConfig
 from connector.errors import ElementPropertyError
+from connector.feel.convert import to_json_compatible
 from connector.http.response import HttpResponse
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def _result_variables(
 ) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     if config.result_variable:
-        variables[config.result_variable] = to_json(response.as_feel())
+        variables[config.result_variable] = to_json_compatible(response.as_feel())
     if config.result_expression is not None:
         value = _evaluate(config, "resultExpression", config.result_expression, context)
         if value is None:
@@ -179,7 +180,7 @@ def _result_variables(
             raise CorrelationError(
                 config.label, "resultExpression", f"must give a context, but gave {_kind(value)}"
             )
-        variables.update(to_json(value))
+        variables.update(to_json_compatible(value))
     return variables
 
 

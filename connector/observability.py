@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from connector.feel.convert import json_default
+
 FIELDS_ATTR = "fields"
 
 
@@ -42,6 +44,14 @@ def _timestamp(record: logging.LogRecord) -> str:
     )
 
 
+def _json_default(value: Any) -> Any:
+    """FEEL values as the value mapper renders them; anything else as its text."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     value = getattr(record, FIELDS_ATTR, None)
     return dict(value) if isinstance(value, Mapping) else {}
@@ -53,7 +63,7 @@ class PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = [_timestamp(record), f"{record.levelname:<5}", record.name, record.getMessage()]
         for key, value in _fields(record).items():
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            text = value if isinstance(value, str) else json.dumps(value, default=_json_default)
             if isinstance(value, str) and (" " in value or not value):
                 text = json.dumps(value)
             parts.append(f"{key}={text}")
@@ -77,7 +87,7 @@ class JsonFormatter(logging.Formatter):
             data.setdefault(key, value)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str)
+        return json.dumps(data, default=_json_default)
 
 
 def setup_logging(fmt: str = "plain", level: str = "INFO", stream: TextIO | None = None) -> None:
@@ -280,7 +290,7 @@ class StatusServer:
         if path == "/metrics":
             return 200, "text/plain; version=0.0.4; charset=utf-8", self._metrics.render().encode()
         if path == "/inbound":
-            body = json.dumps(self._inbound(), default=str).encode()
+            body = json.dumps(self._inbound(), default=_json_default).encode()
             return 200, "application/json", body
         return 404, "application/json", b'{"status":404,"title":"Not Found"}'
 

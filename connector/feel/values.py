@@ -135,8 +135,9 @@ class FeelFunction:
         return self.impl(*args)
 
     def __repr__(self) -> str:
+        # feel-scala's text of a function value: its parameters only
         names = ", ".join(p.name for p in self.params)
-        return f"function {self.name}({names})"
+        return f"function({names})"
 
 
 DATE = _dt.date
