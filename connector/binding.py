@@ -32,7 +32,7 @@ from connector.elements import (
     quote_for_feel,
 )
 from connector.errors import ElementPropertyError
-from connector.feel.convert import to_json_text, to_text
+from connector.feel.convert import to_json_compatible, to_json_text, to_text
 from connector.http.auth import (
     ApiKeyAuth,
     Auth,
@@ -271,10 +271,11 @@ class _Binder:
         if not isinstance(value, Mapping):
             raise self.error(field_.name, f"must be a context (map), not {_type_name(value)}")
         result: list[tuple[str, str]] = []
-        for key, item in value.items():
-            if item is None:
+        for key, raw in value.items():
+            item = to_json_compatible(raw)
+            if item is None:  # null, and values without a JSON form (ranges, functions)
                 continue
-            if isinstance(item, list | tuple):
+            if isinstance(item, list):
                 texts = [to_text(v) for v in item if v is not None]
                 if multi:
                     result.extend((str(key), t) for t in texts)
@@ -293,7 +294,8 @@ class _Binder:
         if isinstance(value, str):
             return value.encode("utf-8"), "application/json"
         if isinstance(value, Mapping) and "x-www-form-urlencoded" in content_type.lower():
-            form = [(str(k), to_text(v)) for k, v in value.items() if v is not None]
+            mapped = to_json_compatible(value)
+            form = [(str(k), to_text(v)) for k, v in mapped.items() if v is not None]
             return urlencode(form).encode("ascii"), None
         try:
             encoded = to_json_text(value)

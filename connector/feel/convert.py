@@ -82,17 +82,21 @@ def to_json_text(value: Any) -> str:
 
 
 def to_text(value: Any) -> str:
-    """``value`` as the text of a query parameter, header or form field."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float | Decimal):
-        return _number_text(value)
+    """``value`` as the text of a query parameter, header or form field.
+
+    The text of the value's JSON rendering: a number the same double the JSON form holds
+    (in plain decimal notation, never an exponent), ``null`` for what renders as null.
+    """
     mapped = to_json_compatible(value)
-    return mapped if isinstance(mapped, str) else to_json_text(mapped)
+    if isinstance(mapped, str):
+        return mapped
+    if isinstance(mapped, bool):
+        return "true" if mapped else "false"
+    if mapped is None:
+        return "null"
+    if isinstance(mapped, int | float):
+        return _number_text(mapped)
+    return to_json_text(mapped)
 
 
 # ---------------------------------------------------------------- scalars
@@ -158,16 +162,11 @@ def _date_and_time(value: _dt.datetime) -> str:
     return f"{temporal.format_date_and_time(fixed)}[{tz.key}]"
 
 
-def _number_text(value: int | float | Decimal) -> str:
+def _number_text(value: int | float) -> str:
     """Plain decimal notation: integral numbers without a fraction, never an exponent."""
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "null"
-        value = Decimal(repr(value))
-    if not value.is_finite():
-        return "null"
-    if value == value.to_integral_value():
-        return str(int(value))
-    return format(value.normalize(), "f")
+    exact = Decimal(repr(value))  # the shortest decimal that is this double
+    if exact == exact.to_integral_value():
+        return str(int(exact))
+    return format(exact.normalize(), "f")
