@@ -19,6 +19,12 @@ from . import ast as A
 from .errors import FeelSyntaxError
 from .lexer import EOF, KEYWORDS, NAME, NUM, OP, STR, TEMPORAL, Token, tokenize
 
+#: feel-scala's reserved words: never a name (nor a path segment) unless in backticks.
+RESERVED_WORDS = frozenset(
+    {"null", "true", "false", "function", "in", "return", "then", "else", "satisfies"}
+    | {"and", "or"}
+)
+
 #: Longest accepted expression text, in characters.
 MAX_LENGTH = 100_000
 #: Deepest nesting the parser accepts: brackets, sub-expressions (``if``/``for``
@@ -320,7 +326,9 @@ class _Parser:
             tok = self.tok
             if tok.is_op("."):
                 self.advance()
-                if self.tok.kind != NAME:
+                if self.tok.kind != NAME or (
+                    not self.tok.quoted and self.tok.text in RESERVED_WORDS
+                ):
                     raise self.error("a name after '.'")
                 node = A.Path(tok.start, node, self._name_words())
             elif tok.is_op("[") and self.nesting != self.no_filter_at:
@@ -637,6 +645,7 @@ class _Parser:
             raise self.error("a context key (name or string) followed by ':'")
         if self.tokens[self.i].kind != NAME:
             raise self.error("a context key starting with a letter")
+        # kept as written, inner whitespace included (feel-scala): {foo   bar: 2}.`foo   bar`
         text = self.text[tok.start : self.tokens[j - 1].end]
         self.i = j
-        return _WS.sub(" ", text)
+        return text
