@@ -417,7 +417,13 @@ class _Parser:
             self.expect_op(")")
             return A.UnaryNot(tok.start, tuple(tests))
         before = self.input_values
+        start = self.i
         expr = self._additive() if single else self.expression()
+        if single and self.input_values != before and self.tok.kind == OP:
+            if self.tok.text in _COMPARISON_OPS:
+                # `5 in ? < 10`: a test on the input value takes the whole comparison
+                self.i, self.input_values = start, before
+                expr = self._binary(_PREC_CMP)
         return A.UnaryExpr(tok.start, expr, self.input_values != before)
 
     # ------------------------------------------------------------ primaries
