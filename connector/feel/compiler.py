@@ -187,6 +187,16 @@ class _Compiler:
         value = node.value
         return lambda s: value
 
+    def c_InvalidLiteral(self, node: A.InvalidLiteral) -> Fn:
+        # the text may come from the expression only, so it is safe to name it
+        message = f"Failed to parse temporal value from '{node.text}'"
+
+        def invalid(s: Scope) -> Any:
+            warn(s, message)
+            return None
+
+        return invalid
+
     def c_Name(self, node: A.Name, raw: bool) -> Fn:
         name = node.name
         self.names_used.append(name)

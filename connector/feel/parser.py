@@ -419,11 +419,16 @@ class _Parser:
         before = self.input_values
         start = self.i
         expr = self._additive() if single else self.expression()
-        if single and self.input_values != before and self.tok.kind == OP:
-            if self.tok.text in _COMPARISON_OPS:
-                # `5 in ? < 10`: a test on the input value takes the whole comparison
-                self.i, self.input_values = start, before
-                expr = self._binary(_PREC_CMP)
+        tok_next = self.tok
+        if (
+            single
+            and self.input_values != before
+            and tok_next.kind == OP
+            and tok_next.text in _COMPARISON_OPS
+        ):
+            # `5 in ? < 10`: a test on the input value takes the whole comparison
+            self.i, self.input_values = start, before
+            expr = self._binary(_PREC_CMP)
         return A.UnaryExpr(tok.start, expr, self.input_values != before)
 
     # ------------------------------------------------------------ primaries
@@ -438,7 +443,10 @@ class _Parser:
             return A.Const(tok.start, tok.text)
         if kind == TEMPORAL:
             self.advance()
-            return A.Const(tok.start, self._temporal(tok))
+            value = self._temporal(tok)
+            if value is None:
+                return A.InvalidLiteral(tok.start, tok.text)
+            return A.Const(tok.start, value)
         if kind == NAME:
             return self._name_primary()
         if kind == OP:
@@ -466,12 +474,7 @@ class _Parser:
     def _temporal(self, tok: Token) -> Any:
         from .runtime import parse_temporal_literal
 
-        value = parse_temporal_literal(tok.text)
-        if value is None:
-            raise FeelSyntaxError(
-                self.text, tok.start, "a valid date, time, date-time or duration literal"
-            )
-        return value
+        return parse_temporal_literal(tok.text)
 
     def _name_primary(self) -> A.Node:
         tok = self.tok
