@@ -63,7 +63,18 @@ class Token(NamedTuple):
         return f"'{self.text}'"
 
 
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\", "/": "/"}
+# feel-scala's escapes (\b and \f included), plus \/ as in JSON
+_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "/": "/",
+}
 _TOKEN = re.compile(
     r"""
     (?P<space>(?:\s+|//[^\n]*)+)
