@@ -49,7 +49,7 @@ from .errors import FeelError, FeelEvaluationError, FeelSyntaxError
 from .names import free_names
 from .parser import parse
 from .runtime import MISSING, WARNINGS_AT, LimitExceeded, new_state
-from .values import EvaluationAborted, YearsMonthsDuration
+from .values import AssertionFailed, EvaluationAborted, YearsMonthsDuration
 
 __all__ = [
     "Expression",
@@ -133,7 +133,7 @@ class Expression:
         except LimitExceeded as error:
             raise FeelEvaluationError(str(error), budget_exceeded=True) from None
         except EvaluationAborted as error:
-            raise FeelEvaluationError(f"assertion failed: {error}") from None
+            raise FeelEvaluationError(_failure_text(error)) from None
         except RecursionError:
             return self._retry_on_fresh_stack(context, budget)[0]
         except Exception:  # a defect must not take the caller down with it
@@ -152,7 +152,7 @@ class Expression:
             state.append(str(error))
             result = None
         except EvaluationAborted as error:
-            state.append(f"assertion failed: {error}")
+            state.append(_failure_text(error))
             result = None
         except RecursionError:
             return self._retry_on_fresh_stack(context, budget)
@@ -174,6 +174,12 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
+
+
+def _failure_text(error: EvaluationAborted) -> str:
+    if isinstance(error, AssertionFailed):
+        return f"assertion failed: {error}"
+    return str(error)
 
 
 def _build(text: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any], frozenset[str]]:

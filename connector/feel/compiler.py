@@ -234,8 +234,10 @@ class _Compiler:
         def input_value(s: Scope) -> Any:
             v = lookup(s, "?")
             if v is MISSING:
-                warn(s, "No input value '?' available here")
-                return None
+                # feel-scala fails the evaluation here rather than giving null
+                raise EvaluationAborted(
+                    "No input value available. '?' can only be used inside a unary test"
+                )
             return v
 
         return input_value
