@@ -48,6 +48,7 @@ from .convert import json_default, to_json_compatible
 from .errors import FeelError, FeelEvaluationError, FeelSyntaxError
 from .names import free_names
 from .parser import parse
+from .runtime import DEFAULT_TIME_BUDGET as _DEFAULT_BUDGET
 from .runtime import MISSING, WARNINGS_AT, LimitExceeded, new_state
 from .values import AssertionFailed, EvaluationAborted, YearsMonthsDuration
 
@@ -106,7 +107,9 @@ class Expression:
         if type(context) is not dict and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping, not {type(context).__name__}")
         try:
-            result = self._fn([context, None, new_state(context, budget), MISSING])
+            # the state built inline (see runtime.new_state): this is the hot path
+            seconds = _DEFAULT_BUDGET if budget is None else float(budget)
+            result = self._fn([context, None, [0, context, seconds], MISSING])
             if type(result) in _DIRECT:
                 return result
             return self._out(result)
