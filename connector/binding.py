@@ -167,17 +167,27 @@ EXPRESSION_BUDGET_SECONDS = 1.0
 
 
 def evaluate_property(
-    expression: feel.Expression, context: Mapping[str, Any], label: str, prop: str
+    expression: feel.Expression,
+    context: Mapping[str, Any],
+    label: str,
+    prop: str,
+    *,
+    has_secrets: bool = False,
 ) -> Any:
     """Evaluate an element property's expression within the budget.
 
     Raises :class:`BindingError` (naming element and property) when the evaluation fails
-    as a whole: an unfulfilled ``assert`` or a budget that ran out.
+    as a whole: an unfulfilled ``assert`` or a budget that ran out. When secrets were
+    substituted into the expression, an assertion's cause could quote one, so it is
+    withheld.
     """
     try:
         return expression.evaluate_checked(context, budget=EXPRESSION_BUDGET_SECONDS)
     except feel.FeelEvaluationError as exc:
-        raise BindingError(label, prop, str(exc)) from None
+        reason = str(exc)
+        if has_secrets and not exc.budget_exceeded:
+            reason = "assertion failed (cause withheld: the property uses secrets)"
+        raise BindingError(label, prop, reason) from None
 
 
 @functools.lru_cache(maxsize=512)
@@ -216,7 +226,9 @@ class _Binder:
         except feel.FeelSyntaxError:
             # The message would quote the text, which now holds secret values.
             raise self.error(prop, "invalid FEEL after secret substitution") from None
-        return evaluate_property(expression, dict(self.variables), self.config.label, prop)
+        return evaluate_property(
+            expression, dict(self.variables), self.config.label, prop, has_secrets=True
+        )
 
     def text(self, field_: Field | None, *, required: bool) -> str | None:
         if field_ is None:
