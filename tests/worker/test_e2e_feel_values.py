@@ -59,7 +59,7 @@ def test_every_value_type_through_every_exit(
     headers = (
         "={"
         + ", ".join(
-            f'"{HEADER_PREFIX}{name}": v.{name}' for name in expected_json() if name != "text"
+            f'"{HEADER_PREFIX}{name}": v.`{name}`' for name in expected_json() if name != "text"
         )
         + "}"
     )
@@ -77,7 +77,11 @@ def test_every_value_type_through_every_exit(
     key = dev.engine.create_process_instance("values", variables={"id": "v"}).process_instance_key
     worker = WorkerProcess(dev.grpc_address, dev.rest_url)
     try:
-        until(lambda: dev.engine.process_instances(key=key)[0].state == "COMPLETED", timeout=30)
+        try:
+            until(lambda: dev.engine.process_instances(key=key)[0].state == "COMPLETED", 30)
+        except AssertionError:
+            problems = [r for r in worker.logs() if r.get("level") == "WARNING"]
+            raise AssertionError(f"not correlated; worker warnings: {problems}") from None
     finally:
         assert worker.stop() == 0
 
