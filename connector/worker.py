@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
 import logging
 import math
 import signal
@@ -31,7 +30,7 @@ from pyzeebe import ZeebeClient
 
 from connector.binding import BindingError, BoundRequest, bind_request
 from connector.config import Settings, split_grpc_address
-from connector.correlation import Activation, CorrelationError, evaluate_response
+from connector.correlation import Activation, CorrelationError, ResponseEvaluator
 from connector.discovery import (
     ClusterAuth,
     ClusterError,
@@ -321,12 +320,8 @@ class Worker:
             max_workers=1, thread_name_prefix="discovery"
         )
         # Response expressions are evaluated off the event loop, so a slow one never delays
-        # other elements' polls or the status endpoints; one element may hold at most
-        # _FEEL_THREADS - 1 of these threads at once, so other elements always find one.
-        self._feel_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=_FEEL_THREADS, thread_name_prefix="feel"
-        )
-        self._feel_slots: dict[tuple[str, str], asyncio.Semaphore] = {}
+        # other elements' polls or the status endpoints (see ResponseEvaluator).
+        self._evaluator = ResponseEvaluator(_FEEL_THREADS)
         self.scheduler: Scheduler[WaitingInstance] = Scheduler(
             self,
             interval_of=lambda t: max(0.001, t.config.interval.total_seconds()),
@@ -431,7 +426,7 @@ class Worker:
         self._http_pool.shutdown(wait=False, cancel_futures=True)
         self._cluster_pool.shutdown(wait=False, cancel_futures=True)
         self._discovery_pool.shutdown(wait=False, cancel_futures=True)
-        self._feel_pool.shutdown(wait=False, cancel_futures=True)
+        self._evaluator.close()
         self.http.close()
         if self._rest_client is not None:
             self._rest_client.close()
@@ -688,32 +683,19 @@ class Worker:
     ) -> str | Awaitable[str]:
         """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish."""
         assert isinstance(response, HttpResponse)
-        return self._evaluate_and_publish(target, prepared, response)
+        context = prepared.context if isinstance(prepared.context, Mapping) else {}
+        evaluation = self._evaluator.submit(
+            target.config, response, context, target.element_instance_key
+        )
+        return self._evaluate_and_publish(target, evaluation)
 
     async def _evaluate_and_publish(
-        self, target: WaitingInstance, prepared: Prepared, response: HttpResponse
+        self, target: WaitingInstance, evaluation: Awaitable[Activation | None]
     ) -> str:
-        context = prepared.context if isinstance(prepared.context, Mapping) else {}
-        config = target.config
-        slot_key = (config.process_id, config.element_id)
-        slot = self._feel_slots.get(slot_key)
-        if slot is None:
-            slot = self._feel_slots[slot_key] = asyncio.Semaphore(_FEEL_THREADS - 1)
-        loop = asyncio.get_running_loop()
-        async with slot:
-            try:
-                activation = await loop.run_in_executor(
-                    self._feel_pool,
-                    functools.partial(
-                        evaluate_response,
-                        config,
-                        response,
-                        context,
-                        element_instance_key=target.element_instance_key,
-                    ),
-                )
-            except CorrelationError as exc:
-                raise PollFailure("correlation_error", str(exc)) from None
+        try:
+            activation = await evaluation
+        except CorrelationError as exc:
+            raise PollFailure("correlation_error", str(exc)) from None
         if activation is None:
             return "not_met"
         previous = self._published.get(target.key)

@@ -94,3 +94,35 @@ def test_assert_in_the_activation_condition_fails_with_its_cause() -> None:
 def test_assert_that_holds_passes_its_value() -> None:
     activation = _evaluate(activationCondition='=assert(body.state = "done", body.n = 1)')
     assert activation is not None
+
+
+def test_response_evaluator_runs_off_the_loop_and_keeps_each_outcome() -> None:
+    import asyncio
+    import threading
+
+    from connector.correlation import ResponseEvaluator
+
+    good = load_one(activationCondition='=body.state = "done"', correlationKeyExpression="=body.n")
+    bad = load_one(activationCondition=RUNAWAY, correlationKeyExpression="=body.n")
+    threads: set[str] = set()
+    original = correlation.evaluate_response
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    async def run() -> list[Any]:
+        evaluator = ResponseEvaluator(4)
+        try:
+            futures = [evaluator.submit(good, RESPONSE, {}, k) for k in range(100)]
+            futures.append(evaluator.submit(bad, RESPONSE, {}, 100))
+            return await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            evaluator.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(correlation, "evaluate_response", spy)
+        outcomes = asyncio.run(run())
+    assert [o.element_instance_key for o in outcomes[:100]] == list(range(100))
+    assert isinstance(outcomes[100], CorrelationError)
+    assert threads and all(name.startswith("feel") for name in threads)
