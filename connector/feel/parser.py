@@ -41,6 +41,8 @@ MAX_TREE_DEPTH = 300
 KEYWORD_NAMES = frozenset(
     {"date and time", "years and months duration", "days and time duration", "get or else"}
 )
+#: Characters that end a context key written without quotes (feel-scala's reserved symbols).
+_KEY_STOP = frozenset('"{}:,[]`')
 _COMPARISON_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _PREC_OR, _PREC_AND, _PREC_CMP, _PREC_ADD, _PREC_MUL, _PREC_POW = 1, 2, 3, 4, 5, 6
 _OP_PRECEDENCE = {
@@ -644,17 +646,18 @@ class _Parser:
         if tok.kind == NAME and tok.quoted:
             self.advance()
             return tok.text
-        # a name key may contain spaces and operator characters, e.g. `Content-Type`
-        j = self.i
-        while self.tokens[j].kind in (NAME, NUM) or (
-            self.tokens[j].kind == OP and self.tokens[j].text in ("-", "+", "*", "/", ".")
-        ):
-            j += 1
-        if j == self.i or self.tokens[j].kind != OP or self.tokens[j].text != ":":
+        # feel-scala: any characters up to the ':' except "{}:,[]` and the double quote,
+        # kept as written (inner whitespace included): {Content-Type: 1}, {a#b: 2},
+        # {foo   bar: 3}.`foo   bar`
+        end = tok.start
+        text = self.text
+        while end < len(text) and text[end] not in _KEY_STOP:
+            end += 1
+        key = text[tok.start : end].rstrip()
+        if not key or end >= len(text) or text[end] != ":":
             raise self.error("a context key (name or string) followed by ':'")
-        if self.tokens[self.i].kind != NAME:
-            raise self.error("a context key starting with a letter")
-        # kept as written, inner whitespace included (feel-scala): {foo   bar: 2}.`foo   bar`
-        text = self.text[tok.start : self.tokens[j - 1].end]
-        self.i = j
-        return text
+        while self.tok.start < end:
+            self.advance()
+        if not self.tok.is_op(":") or self.tok.start != end:
+            raise self.error("a context key (name or string) followed by ':'")
+        return key
