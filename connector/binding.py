@@ -15,6 +15,8 @@ import decimal
 import functools
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +46,8 @@ from connector.http.auth import (
 )
 from connector.http.response import redact_url
 from connector.secrets import SecretNotFoundError, SecretProvider, replace_secrets
+
+log = logging.getLogger(__name__)
 
 # The reference treats this literal password as "no password".
 _EMPTY_PASSWORD_MARKER = "SPEC_PASSWORD_EMPTY_PATTERN"
@@ -187,7 +191,22 @@ def evaluate_property(
         reason = str(exc)
         if has_secrets and not exc.budget_exceeded:
             reason = "assertion failed (cause withheld: the property uses secrets)"
+        if exc.budget_exceeded:
+            _warn_budget_once(label, prop, reason)
         raise BindingError(label, prop, reason) from None
+
+
+_budget_warned: set[tuple[str, str]] = set()
+_budget_lock = threading.Lock()
+
+
+def _warn_budget_once(label: str, prop: str, reason: str) -> None:
+    """A runaway expression is logged once per element and property, not once per poll."""
+    with _budget_lock:
+        if (label, prop) in _budget_warned:
+            return
+        _budget_warned.add((label, prop))
+    log.warning("%s property '%s': %s", label, prop, reason)
 
 
 @functools.lru_cache(maxsize=512)

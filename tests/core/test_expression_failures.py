@@ -29,6 +29,7 @@ def short_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(binding, "EXPRESSION_BUDGET_SECONDS", 0.05)
     monkeypatch.setattr(correlation, "EXPRESSION_BUDGET_SECONDS", 0.05)
     correlation._warned.clear()
+    binding._budget_warned.clear()
 
 
 def _bind_error(**props: str) -> BindingError:
@@ -37,11 +38,15 @@ def _bind_error(**props: str) -> BindingError:
     return info.value
 
 
-def test_runaway_url_expression_is_a_binding_error() -> None:
-    error = _bind_error(url="=if " + RUNAWAY[1:] + ' then "https://a" else "https://b"')
-    assert error.property == "url"
-    assert "evaluation exceeded its time budget" in str(error)
-    assert "process 'p' element 'e0'" in str(error)
+def test_runaway_url_expression_is_a_binding_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="connector.binding")
+    for _ in range(3):
+        error = _bind_error(url="=if " + RUNAWAY[1:] + ' then "https://a" else "https://b"')
+        assert error.property == "url"
+        assert "evaluation exceeded its time budget" in str(error)
+        assert "process 'p' element 'e0'" in str(error)
+    # logged once for the element and property, however many instances and polls
+    assert len([r for r in caplog.records if "time budget" in r.getMessage()]) == 1
 
 
 def test_assert_in_a_request_property_carries_its_cause() -> None:
