@@ -69,7 +69,7 @@ def test_runaway_condition_beside_a_normal_element(dev: DevEngine, endpoint: End
         changed = time.monotonic()
         until(lambda: _state(dev, fast_key) == "COMPLETED", timeout=15, what="fast correlated")
         took = time.monotonic() - changed
-        assert took < 5.0, took
+        assert took < 8.0, took  # a few 0.2 s intervals, with room for a loaded machine
 
         # the runaway instances are still waiting, their polls failing with a clear error
         assert all(_state(dev, k) == "ACTIVE" for k in [*slow_keys, regex_key])
