@@ -11,11 +11,12 @@ a value (values may hold secrets).
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import functools
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from connector.elements import (
     quote_for_feel,
 )
 from connector.errors import ElementPropertyError
+from connector.feel.convert import to_json_compatible, to_json_text, to_text
 from connector.http.auth import (
     ApiKeyAuth,
     Auth,
@@ -45,6 +47,8 @@ from connector.http.auth import (
 from connector.http.response import redact_url
 from connector.redaction import register, register_basic
 from connector.secrets import SecretNotFoundError, SecretProvider, replace_secrets
+
+log = logging.getLogger(__name__)
 
 # The reference treats this literal password as "no password".
 _EMPTY_PASSWORD_MARKER = "SPEC_PASSWORD_EMPTY_PATTERN"
@@ -173,6 +177,52 @@ def bind_request(
     )
 
 
+#: Wall-clock seconds one evaluation of an element expression may take (the FEEL engine
+#: also bounds the strings and lists it builds). A runaway expression fails with a clear
+#: error instead of holding a worker thread; legitimate connector expressions need
+#: microseconds to milliseconds.
+EXPRESSION_BUDGET_SECONDS = 1.0
+
+
+def evaluate_property(
+    expression: feel.Expression,
+    context: Mapping[str, Any],
+    label: str,
+    prop: str,
+    *,
+    has_secrets: bool = False,
+) -> Any:
+    """Evaluate an element property's expression within the budget.
+
+    Raises :class:`BindingError` (naming element and property) when the evaluation fails
+    as a whole: an unfulfilled ``assert`` or a budget that ran out. When secrets were
+    substituted into the expression, an assertion's cause could quote one, so it is
+    withheld.
+    """
+    try:
+        return expression.evaluate_checked(context, budget=EXPRESSION_BUDGET_SECONDS)
+    except feel.FeelEvaluationError as exc:
+        reason = str(exc)
+        if has_secrets and not exc.budget_exceeded:
+            reason = "assertion failed (cause withheld: the property uses secrets)"
+        if exc.budget_exceeded:
+            _warn_budget_once(label, prop, reason)
+        raise BindingError(label, prop, reason) from None
+
+
+_budget_warned: set[tuple[str, str]] = set()
+_budget_lock = threading.Lock()
+
+
+def _warn_budget_once(label: str, prop: str, reason: str) -> None:
+    """A runaway expression is logged once per element and property, not once per poll."""
+    with _budget_lock:
+        if (label, prop) in _budget_warned:
+            return
+        _budget_warned.add((label, prop))
+    log.warning("%s property '%s': %s", label, prop, reason)
+
+
 @functools.lru_cache(maxsize=512)
 def _compile_substituted(text: str) -> feel.Expression:
     # FEEL text with secrets is compiled per distinct substituted text, not per poll.
@@ -196,7 +246,9 @@ class _Binder:
         """The field's value: FEEL evaluated, or literal text with secrets replaced."""
         prop = field_.name
         if field_.expression is not None:
-            return field_.expression.evaluate(dict(self.variables))
+            return evaluate_property(
+                field_.expression, dict(self.variables), self.config.label, prop
+            )
         try:
             if field_.is_feel:
                 text = replace_secrets(field_.raw, self.secrets, quote=quote_for_feel)
@@ -209,7 +261,9 @@ class _Binder:
         except feel.FeelSyntaxError:
             # The message would quote the text, which now holds secret values.
             raise self.error(prop, "invalid FEEL after secret substitution") from None
-        return expression.evaluate(dict(self.variables))
+        return evaluate_property(
+            expression, dict(self.variables), self.config.label, prop, has_secrets=True
+        )
 
     def text(self, field_: Field | None, *, required: bool) -> str | None:
         if field_ is None:
@@ -224,7 +278,7 @@ class _Binder:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float | decimal.Decimal):
-            return _number_text(value)
+            return to_text(value)
         if not isinstance(value, str):
             raise self.error(field_.name, f"must be text, not {_type_name(value)}")
         return value
@@ -264,17 +318,18 @@ class _Binder:
         if not isinstance(value, Mapping):
             raise self.error(field_.name, f"must be a context (map), not {_type_name(value)}")
         result: list[tuple[str, str]] = []
-        for key, item in value.items():
-            if item is None:
+        for key, raw in value.items():
+            item = to_json_compatible(raw)
+            if item is None:  # null, and values without a JSON form (ranges, functions)
                 continue
-            if isinstance(item, list | tuple):
-                texts = [_scalar_text(v) for v in item if v is not None]
+            if isinstance(item, list):
+                texts = [to_text(v) for v in item if v is not None]
                 if multi:
                     result.extend((str(key), t) for t in texts)
                 else:
                     result.append((str(key), ", ".join(texts)))
             else:
-                result.append((str(key), _scalar_text(item)))
+                result.append((str(key), to_text(item)))
         return tuple(result)
 
     def sensitive_pairs(
@@ -302,10 +357,11 @@ class _Binder:
         if isinstance(value, str):
             return value.encode("utf-8"), "application/json"
         if isinstance(value, Mapping) and "x-www-form-urlencoded" in content_type.lower():
-            form = [(str(k), _scalar_text(v)) for k, v in value.items() if v is not None]
+            mapped = to_json_compatible(value)
+            form = [(str(k), to_text(v)) for k, v in mapped.items() if v is not None]
             return urlencode(form).encode("ascii"), None
         try:
-            encoded = json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+            encoded = to_json_text(value)
         except (TypeError, ValueError):
             raise self.error("body", f"cannot be sent as JSON ({_type_name(value)})") from None
         return encoded.encode("utf-8"), "application/json"
@@ -406,64 +462,3 @@ def _type_name(value: Any) -> str:
     if isinstance(value, int | float | decimal.Decimal):
         return "a number"
     return type(value).__name__
-
-
-def _number_text(value: int | float | decimal.Decimal) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, decimal.Decimal):
-        if value == value.to_integral_value():
-            return str(int(value))
-        return format(value.normalize(), "f")
-    return repr(value)
-
-
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | decimal.Decimal):
-        return _number_text(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
-
-
-def to_json(value: Any) -> Any:
-    """A FEEL result as plain JSON data (numbers, text, lists, objects)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 2**63 else value
-    if isinstance(value, decimal.Decimal):
-        if value == value.to_integral_value():
-            return int(value)
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return _iso_duration(value)
-    return str(value)
-
-
-def _iso_duration(value: dt.timedelta) -> str:
-    total = value.total_seconds()
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = f"{sign}P{int(days)}D" if days else f"{sign}P"
-    time = ""
-    if hours:
-        time += f"{int(hours)}H"
-    if minutes:
-        time += f"{int(minutes)}M"
-    if seconds or not (days or time):
-        time += f"{seconds:g}S"
-    return text + ("T" + time if time else "")

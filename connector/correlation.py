@@ -13,6 +13,8 @@ response) behave the same, while new expressions can also use instance variables
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as dt
 import decimal
 import logging
@@ -21,9 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.binding import to_json
+from connector import feel
+from connector.binding import EXPRESSION_BUDGET_SECONDS
 from connector.elements import ElementConfig
 from connector.errors import ElementPropertyError
+from connector.feel.convert import to_json_compatible
 from connector.http.response import HttpResponse
 
 log = logging.getLogger(__name__)
@@ -93,10 +97,25 @@ def evaluate_response(
     )
 
 
+def _evaluate(
+    config: ElementConfig, prop: str, expression: feel.Expression, context: dict[str, Any]
+) -> Any:
+    """Evaluate one of the element's expressions within the budget.
+
+    A failed evaluation (budget ran out, unfulfilled ``assert``) is logged once per element
+    and property, and raised as :class:`CorrelationError` for this poll.
+    """
+    try:
+        return expression.evaluate_checked(context, budget=EXPRESSION_BUDGET_SECONDS)
+    except feel.FeelEvaluationError as exc:
+        _warn_once(config, prop, str(exc))
+        raise CorrelationError(config.label, prop, str(exc)) from None
+
+
 def _condition_met(config: ElementConfig, context: dict[str, Any], instance: int) -> bool:
     if config.activation_condition is None:
         return True
-    result = config.activation_condition.evaluate(context)
+    result = _evaluate(config, "activationCondition", config.activation_condition, context)
     if result is True:
         return True
     if result is not False and result is not None:
@@ -119,7 +138,9 @@ def _warn_once(config: ElementConfig, prop: str, reason: str) -> None:
 
 
 def _correlation_key(config: ElementConfig, context: dict[str, Any]) -> str:
-    value = config.correlation_key_expression.evaluate(context)
+    value = _evaluate(
+        config, "correlationKeyExpression", config.correlation_key_expression, context
+    )
     text = _key_text(value)
     if text is None:
         raise CorrelationError(
@@ -134,7 +155,7 @@ def _message_id(config: ElementConfig, context: dict[str, Any], instance: int) -
     if config.message_id_expression is None:
         owner = config.attached_to if config.kind == "boundary" and config.attached_to else None
         return f"{owner or config.element_id}{instance}"
-    value = config.message_id_expression.evaluate(context)
+    value = _evaluate(config, "messageIdExpression", config.message_id_expression, context)
     text = _key_text(value)
     if not text:
         raise CorrelationError(
@@ -150,9 +171,9 @@ def _result_variables(
 ) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     if config.result_variable:
-        variables[config.result_variable] = to_json(response.as_feel())
+        variables[config.result_variable] = to_json_compatible(response.as_feel())
     if config.result_expression is not None:
-        value = config.result_expression.evaluate(context)
+        value = _evaluate(config, "resultExpression", config.result_expression, context)
         if value is None:
             raise CorrelationError(
                 config.label, "resultExpression", "gave null; it must give a context"
@@ -161,7 +182,7 @@ def _result_variables(
             raise CorrelationError(
                 config.label, "resultExpression", f"must give a context, but gave {_kind(value)}"
             )
-        variables.update(to_json(value))
+        variables.update(to_json_compatible(value))
     return variables
 
 
@@ -196,3 +217,113 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     return type(value).__name__
+
+
+# ---------------------------------------------------------------- off the event loop
+
+
+#: Responses evaluated per call into a FEEL thread (a batch of one element's deliveries).
+BATCH_SIZE = 64
+
+
+class ResponseEvaluator:
+    """Evaluates responses in a thread pool, so no FEEL runs on the event loop.
+
+    Deliveries made in the same loop iteration are batched per element (one thread hop for
+    many instances, which keeps the cost per poll low); an element may occupy at most
+    ``threads - 1`` threads at once, so a runaway expression delays only its own element
+    while every other element still finds a thread.
+    """
+
+    def __init__(self, threads: int = 4) -> None:
+        self._threads = max(2, threads)
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._threads, thread_name_prefix="feel"
+        )
+        self._pending: dict[tuple[str, str], list[_Job]] = {}
+        self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(
+        self,
+        config: ElementConfig,
+        response: HttpResponse,
+        variables: Mapping[str, Any],
+        element_instance_key: int,
+    ) -> asyncio.Future[Activation | None]:
+        """A future of :func:`evaluate_response`'s outcome (its exceptions included)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Activation | None] = loop.create_future()
+        key = (config.process_id, config.element_id)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = []
+            loop.call_soon(self._start, key)  # after the deliveries of this iteration
+        pending.append(_Job(config, response, variables, element_instance_key, future))
+        return future
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, key: tuple[str, str]) -> None:
+        jobs = self._pending.pop(key, [])
+        # at most BATCH_SIZE per thread hop, but spread over all the element's threads, so
+        # one slow instance does not hold up the others of its element
+        chunks = max(-(-len(jobs) // BATCH_SIZE), min(len(jobs), self._threads - 1))
+        size = -(-len(jobs) // chunks) if jobs else 1
+        for start in range(0, len(jobs), size):
+            task = asyncio.ensure_future(self._run(key, jobs[start : start + size]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, key: tuple[str, str], jobs: list[_Job]) -> None:
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = asyncio.Semaphore(self._threads - 1)
+        loop = asyncio.get_running_loop()
+        try:
+            async with slot:
+                outcomes = await loop.run_in_executor(self._pool, _evaluate_all, jobs)
+        except BaseException as exc:  # pool shut down or task cancelled: nobody may hang
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(
+                        exc if isinstance(exc, Exception) else RuntimeError("cancelled")
+                    )
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for job, (ok, value) in zip(jobs, outcomes, strict=True):
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    config: ElementConfig
+    response: HttpResponse
+    variables: Mapping[str, Any]
+    element_instance_key: int
+    future: asyncio.Future[Activation | None] = field(compare=False)
+
+
+def _evaluate_all(jobs: list[_Job]) -> list[tuple[bool, Any]]:
+    """In a FEEL thread: each job's activation (or the exception it raised)."""
+    outcomes: list[tuple[bool, Any]] = []
+    for job in jobs:
+        try:
+            activation = evaluate_response(
+                job.config,
+                job.response,
+                job.variables,
+                element_instance_key=job.element_instance_key,
+            )
+        except Exception as exc:  # handed to the job's own delivery
+            outcomes.append((False, exc))
+        else:
+            outcomes.append((True, activation))
+    return outcomes

@@ -195,7 +195,10 @@ class RestClient:
         reply = self._send("GET", path, allow_missing=True, accept=accept)
         if reply.status_code in (204, 404):
             return None
-        reply.encoding = reply.encoding or "utf-8"
+        if "charset" not in reply.headers.get("Content-Type", "").lower():
+            # requests would read text/* without a charset as ISO-8859-1, turning "ü" in a
+            # BPMN expression into "Ã¼"; the XML and JSON the cluster sends are UTF-8
+            reply.encoding = "utf-8"
         return reply.text
 
     def _send(

@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
-from connector.binding import BindingError, BoundRequest, bind_request, to_json
+from connector.binding import BindingError, BoundRequest, bind_request
 from connector.correlation import CorrelationError, evaluate_response, response_context
 from connector.elements import ElementConfig
+from connector.feel.convert import to_json_compatible as to_json
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.http.auth import ApiKeyAuth, BasicAuth, BearerAuth, NoAuth
 from connector.secrets import EnvSecretProvider, SecretProvider

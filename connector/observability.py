@@ -42,6 +42,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from connector.feel.convert import json_default
 from connector.redaction import RedactingFormatter, redact
 
 FIELDS_ATTR = "fields"
@@ -67,6 +68,14 @@ def _timestamp(record: logging.LogRecord) -> str:
     )
 
 
+def _json_default(value: Any) -> Any:
+    """FEEL values as the value mapper renders them; anything else as its text."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     value = getattr(record, FIELDS_ATTR, None)
     return dict(value) if isinstance(value, Mapping) else {}
@@ -78,7 +87,7 @@ class PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = [_timestamp(record), f"{record.levelname:<5}", record.name, record.getMessage()]
         for key, value in _fields(record).items():
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            text = value if isinstance(value, str) else json.dumps(value, default=_json_default)
             if isinstance(value, str) and (" " in value or not value):
                 text = json.dumps(value)
             parts.append(f"{key}={text}")
@@ -102,7 +111,7 @@ class JsonFormatter(logging.Formatter):
             data.setdefault(key, value)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str)
+        return json.dumps(data, default=_json_default)
 
 
 def setup_logging(fmt: str = "plain", level: str = "INFO", stream: TextIO | None = None) -> None:
@@ -643,7 +652,7 @@ class StatusServer:
     def document(self) -> Any:
         """The ``/inbound`` document as this port shows it: credentials always scrubbed
         (the one redaction point), correlation keys and bodies hidden unless enabled."""
-        doc = json.loads(redact(json.dumps(self._inbound(), default=str)))
+        doc = json.loads(redact(json.dumps(self._inbound(), default=_json_default)))
         return doc if self._show_details else redact_document(doc)
 
     def route(self, path: str) -> tuple[int, str, bytes]:

@@ -31,7 +31,7 @@ from pyzeebe import ZeebeClient
 from connector.binding import BindingError, BoundRequest, bind_request
 from connector.config import Settings
 from connector.connection_errors import AUTH_CAUSES, Cause, explain_rest
-from connector.correlation import Activation, CorrelationError, evaluate_response
+from connector.correlation import Activation, CorrelationError, ResponseEvaluator
 from connector.discovery import (
     ClusterError,
     Definition,
@@ -58,6 +58,8 @@ from connector.secrets import EnvSecretProvider, SecretProvider
 from connector.zeebe_client import build_zeebe_client, cluster_auth, grpc_cause
 
 log = logging.getLogger("connector.worker")
+#: Threads that evaluate response expressions (activation condition, keys, result mapping).
+_FEEL_THREADS = 4
 
 # A request bound with secrets is bound afresh at least this often (rotated secrets).
 SECRET_REBIND_SECONDS = 60.0
@@ -246,6 +248,9 @@ class Worker:
         self._discovery_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="discovery"
         )
+        # Response expressions are evaluated off the event loop, so a slow one never delays
+        # other elements' polls or the status endpoints (see ResponseEvaluator).
+        self._evaluator = ResponseEvaluator(_FEEL_THREADS)
         self.scheduler: Scheduler[WaitingInstance] = Scheduler(
             self,
             interval_of=lambda t: max(0.001, t.config.interval.total_seconds()),
@@ -358,6 +363,7 @@ class Worker:
         self._http_pool.shutdown(wait=False, cancel_futures=True)
         self._cluster_pool.shutdown(wait=False, cancel_futures=True)
         self._discovery_pool.shutdown(wait=False, cancel_futures=True)
+        self._evaluator.close()
         self.http.close()
         if self._rest_client is not None:
             self._rest_client.close()
@@ -638,20 +644,23 @@ class Worker:
     def deliver(
         self, target: WaitingInstance, prepared: Prepared, response: Any
     ) -> str | Awaitable[str]:
-        """Evaluate ``response`` for ``target``: the outcome now, or the publish to await."""
+        """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish."""
         assert isinstance(response, HttpResponse)
         context = prepared.context if isinstance(prepared.context, Mapping) else {}
+        evaluation = self._evaluator.submit(
+            target.config, response, context, target.element_instance_key
+        )
+        return self._evaluate_and_publish(target, evaluation, response.status)
+
+    async def _evaluate_and_publish(
+        self, target: WaitingInstance, evaluation: Awaitable[Activation | None], status: int
+    ) -> str:
         try:
-            activation = evaluate_response(
-                target.config,
-                response,
-                context,
-                element_instance_key=target.element_instance_key,
-            )
+            activation = await evaluation
         except CorrelationError as exc:
             failure = PollFailure("correlation_error", str(exc))
             raise self._note_failure(target.config.label, target, failure) from None
-        label, polled = target.config.label, f"polled: HTTP {response.status}"
+        label, polled = target.config.label, f"polled: HTTP {status}"
         if activation is None:
             self.activity.record(
                 label,
@@ -675,7 +684,7 @@ class Worker:
         ):
             # Already published; the query API has not caught up yet.
             return "already_published"
-        return self._publish(target, activation)
+        return await self._publish(target, activation)
 
     async def _publish(self, target: WaitingInstance, activation: Activation) -> str:
         now = time.monotonic()

@@ -10,7 +10,14 @@ Usage::
 
 Evaluation never raises for problems in the data: it returns ``None`` and
 records warnings (see :meth:`Expression.evaluate_with_warnings`). Syntax errors
-raise :class:`FeelSyntaxError` at compile time.
+raise :class:`FeelSyntaxError` at compile time. An evaluation that *fails* as a
+whole (an unfulfilled ``assert``, or a budget that ran out) also gives ``None``
+from ``evaluate``; :meth:`Expression.evaluate_checked` raises
+:class:`FeelEvaluationError` for it instead.
+
+Budget: each evaluation may take ``budget`` seconds of wall-clock time
+(default ``runtime.DEFAULT_TIME_BUDGET``) and build strings/lists up to
+``runtime.MAX_TEXT``/``runtime.MAX_ITEMS``; see :mod:`.runtime`.
 
 Values in and out: ``int``/``float``/``Decimal`` numbers (computed as decimals,
 floats via their shortest text so ``0.1`` stays ``0.1``), ``str``, ``bool``,
@@ -38,15 +45,17 @@ from typing import Any, TypeVar
 from .compiler import builtins as _builtin_table
 from .compiler import compile_node
 from .convert import json_default, to_json_compatible
-from .errors import FeelError, FeelSyntaxError
+from .errors import FeelError, FeelEvaluationError, FeelSyntaxError
 from .names import free_names
 from .parser import parse
-from .runtime import MISSING, LimitExceeded
-from .values import YearsMonthsDuration
+from .runtime import DEFAULT_TIME_BUDGET as _DEFAULT_BUDGET
+from .runtime import MISSING, WARNINGS_AT, LimitExceeded, new_state
+from .values import AssertionFailed, EvaluationAborted, YearsMonthsDuration
 
 __all__ = [
     "Expression",
     "FeelError",
+    "FeelEvaluationError",
     "FeelSyntaxError",
     "YearsMonthsDuration",
     "compile",
@@ -89,50 +98,91 @@ class Expression:
         """
         return self._free_names
 
-    def evaluate(self, context: Mapping[str, Any]) -> Any:
-        """The result as a plain Python value (``None`` when undefined)."""
+    def evaluate(self, context: Mapping[str, Any], *, budget: float | None = None) -> Any:
+        """The result as a plain Python value (``None`` when undefined or failed).
+
+        ``budget``: wall-clock seconds the evaluation may take (default
+        ``runtime.DEFAULT_TIME_BUDGET``).
+        """
         if type(context) is not dict and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping, not {type(context).__name__}")
         try:
-            result = self._fn([context, None, [0, context], MISSING])
+            # the state built inline (see runtime.new_state): this is the hot path
+            seconds = _DEFAULT_BUDGET if budget is None else float(budget)
+            result = self._fn([context, None, [0, context, seconds], MISSING])
             if type(result) in _DIRECT:
                 return result
             return self._out(result)
-        except LimitExceeded:
+        except EvaluationAborted:
             return None
         except RecursionError:
-            return self._retry_on_fresh_stack(context)[0]
+            return self._retry_on_fresh_stack(context, budget)[0]
         except Exception:  # a defect must not take the caller down with it
             return None
 
-    def evaluate_with_warnings(self, context: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    def evaluate_checked(self, context: Mapping[str, Any], *, budget: float | None = None) -> Any:
+        """Like :meth:`evaluate`, but a failed evaluation raises :class:`FeelEvaluationError`.
+
+        Failures are an unfulfilled ``assert`` (the error carries its cause) and a time or
+        size budget that ran out; missing variables and type mismatches still give ``None``.
+        """
+        if type(context) is not dict and not isinstance(context, Mapping):
+            raise TypeError(f"context must be a mapping, not {type(context).__name__}")
+        try:
+            result = self._fn([context, None, new_state(context, budget), MISSING])
+            if type(result) in _DIRECT:
+                return result
+            return self._out(result)
+        except LimitExceeded as error:
+            raise FeelEvaluationError(str(error), budget_exceeded=True) from None
+        except EvaluationAborted as error:
+            raise FeelEvaluationError(_failure_text(error)) from None
+        except RecursionError:
+            return self._retry_on_fresh_stack(context, budget)[0]
+        except Exception:  # a defect must not take the caller down with it
+            return None
+
+    def evaluate_with_warnings(
+        self, context: Mapping[str, Any], *, budget: float | None = None
+    ) -> tuple[Any, list[str]]:
         """The result and the warnings (missing variables, type mismatches...) it produced."""
         if type(context) is not dict and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping, not {type(context).__name__}")
-        state: list[Any] = [0, context]
+        state = new_state(context, budget)
         try:
             result = self._out(self._fn([context, None, state, MISSING]))
         except LimitExceeded as error:
             state.append(str(error))
             result = None
+        except EvaluationAborted as error:
+            state.append(_failure_text(error))
+            result = None
         except RecursionError:
-            return self._retry_on_fresh_stack(context)
+            return self._retry_on_fresh_stack(context, budget)
         except Exception as error:  # a defect must not take the caller down with it
             state.append(f"internal error: {type(error).__name__}")
             result = None
-        return result, [str(w) for w in state[2:]]
+        return result, [str(w) for w in state[WARNINGS_AT:]]
 
-    def _retry_on_fresh_stack(self, context: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    def _retry_on_fresh_stack(
+        self, context: Mapping[str, Any], budget: float | None
+    ) -> tuple[Any, list[str]]:
         """After running out of stack: evaluate again if the caller's stack is to blame."""
         if _stack_depth() > _DEEP_CALLER:
             try:
-                return _on_fresh_stack(lambda: self.evaluate_with_warnings(context))
+                return _on_fresh_stack(lambda: self.evaluate_with_warnings(context, budget=budget))
             except RecursionError:
                 pass
         return None, ["evaluation nested too deeply"]
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
+
+
+def _failure_text(error: EvaluationAborted) -> str:
+    if isinstance(error, AssertionFailed):
+        return f"assertion failed: {error}"
+    return str(error)
 
 
 def _build(text: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any], frozenset[str]]:
@@ -192,12 +242,16 @@ def _compile_cached(expression: str) -> Expression:
     return Expression(text)
 
 
-def evaluate(expression: str, context: Mapping[str, Any] | None = None) -> Any:
+def evaluate(
+    expression: str, context: Mapping[str, Any] | None = None, *, budget: float | None = None
+) -> Any:
     """Compile (cached) and evaluate ``expression`` against ``context``."""
-    return compile(expression).evaluate({} if context is None else context)
+    return compile(expression).evaluate({} if context is None else context, budget=budget)
 
 
 def evaluate_with_warnings(
-    expression: str, context: Mapping[str, Any] | None = None
+    expression: str, context: Mapping[str, Any] | None = None, *, budget: float | None = None
 ) -> tuple[Any, list[str]]:
-    return compile(expression).evaluate_with_warnings({} if context is None else context)
+    return compile(expression).evaluate_with_warnings(
+        {} if context is None else context, budget=budget
+    )

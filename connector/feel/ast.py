@@ -133,6 +133,14 @@ class IterationContext(Node):
 
 
 @dataclass(slots=True, eq=False)
+class InvalidLiteral(Node):
+    """A temporal literal (``@"2023-02-29"``) that names no valid value: null when evaluated,
+    as in feel-scala, not a syntax error."""
+
+    text: str
+
+
+@dataclass(slots=True, eq=False)
 class For(Node):
     contexts: tuple[IterationContext, ...]
     body: Node

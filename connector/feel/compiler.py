@@ -19,12 +19,15 @@ from . import fastpaths as fast
 from . import semantics
 from .runtime import (
     EMPTY,
+    MAX_ITEMS,
+    MAX_TEXT,
     MISSING,
     NATIVE,
-    LimitExceeded,
     Scope,
     arith,
     call_failed,
+    check_clock,
+    check_size,
     compare,
     count_steps,
     cv,
@@ -38,15 +41,22 @@ from .runtime import (
     negate,
     warn,
 )
-from .values import DECIMAL_CONTEXT, FeelFunction, FeelFunctionError, Param, Range
+from .values import (
+    DECIMAL_CONTEXT,
+    EvaluationAborted,
+    FeelFunction,
+    FeelFunctionError,
+    Param,
+    Range,
+)
 
 Fn = Callable[[Scope], Any]
 _ADD = DECIMAL_CONTEXT.add
 _SUB = DECIMAL_CONTEXT.subtract
 _MUL = DECIMAL_CONTEXT.multiply
 
-#: Most elements a range may expand to (``for x in 1..n``).
-MAX_RANGE_ITEMS = 300_000
+#: Iterations between two reads of the clock inside one loop.
+_CLOCK_MASK = 1023
 
 _builtins_cache: dict[str, list[FeelFunction]] | None = None
 
@@ -106,6 +116,8 @@ def _from_source(node: A.Node) -> bool:
 
 
 _PLAIN_OUT: frozenset[type] = frozenset({str, int, bool, type(None), dict})
+#: Result types of built-ins whose size the budget bounds.
+_SIZED: frozenset[type] = frozenset({str, list, dict})
 
 
 def _source_out(value: Any) -> Any:
@@ -175,6 +187,16 @@ class _Compiler:
         value = node.value
         return lambda s: value
 
+    def c_InvalidLiteral(self, node: A.InvalidLiteral) -> Fn:
+        # the text may come from the expression only, so it is safe to name it
+        message = f"Failed to parse temporal value from '{node.text}'"
+
+        def invalid(s: Scope) -> Any:
+            warn(s, message)
+            return None
+
+        return invalid
+
     def c_Name(self, node: A.Name, raw: bool) -> Fn:
         name = node.name
         self.names_used.append(name)
@@ -212,8 +234,10 @@ class _Compiler:
         def input_value(s: Scope) -> Any:
             v = lookup(s, "?")
             if v is MISSING:
-                warn(s, "No input value '?' available here")
-                return None
+                # feel-scala fails the evaluation here rather than giving null
+                raise EvaluationAborted(
+                    "No input value available. '?' can only be used inside a unary test"
+                )
             return v
 
         return input_value
@@ -368,18 +392,20 @@ class _Compiler:
                     if type(x) not in fast.FLAT:
                         x = deep(x)
                     try:
-                        return impl(x)
+                        r = impl(x)
                     except Exception as error:  # built-ins must never crash evaluation
                         return call_failed(s, name, error)
+                    return r if type(r) not in _SIZED else check_size(r)
 
                 return call1
 
             def call_n(s: Scope) -> Any:
                 values = [fast.arg(a(s)) for a in args]
                 try:
-                    return impl(*values)
+                    r = impl(*values)
                 except Exception as error:
                     return call_failed(s, name, error)
+                return r if type(r) not in _SIZED else check_size(r)
 
             return call_n
 
@@ -424,7 +450,7 @@ class _Compiler:
             if type(f) is FeelFunction and names is None and len(f.params) == len(values):
                 try:
                     return f.call(values)
-                except LimitExceeded:
+                except EvaluationAborted:
                     raise
                 except Exception as error:
                     return call_failed(s, label, error)
@@ -439,7 +465,7 @@ class _Compiler:
                     return None
                 try:
                     return chosen.call(values)
-                except LimitExceeded:
+                except EvaluationAborted:
                     raise
                 except Exception as error:
                     return call_failed(s, label, error)
@@ -740,9 +766,15 @@ class _Compiler:
             items = _domain(s, domain_fn, end_fn)
             if items is None:
                 return False
-            count_steps(s, len(items))
             state = s[2]
             for x in items:
+                # the budget: read the clock (and the result size) every so many iterations
+                state[0] += 1
+                if state[0] > _CLOCK_MASK:
+                    state[0] = 0
+                    check_clock(state)
+                    if len(results) > MAX_ITEMS:
+                        check_size(results)
                 frame = [
                     {name: cv(x), "partial": list(results) if uses_partial else results},
                     s,
@@ -757,12 +789,8 @@ class _Compiler:
 
         def for_(s: Scope) -> Any:
             results: list[Any] = []
-            try:
-                ok = run(s, 0, results)
-            except LimitExceeded as error:
-                warn(s, str(error))
-                return None
-            return results if ok else None
+            ok = run(s, 0, results)
+            return check_size(results) if ok else None
 
         return for_
 
@@ -780,10 +808,13 @@ class _Compiler:
             items = _domain(s, domain_fn, end_fn)
             if items is None:
                 return None
-            count_steps(s, len(items))
             state = s[2]
             undecided = False
             for x in items:
+                state[0] += 1
+                if state[0] > _CLOCK_MASK:
+                    state[0] = 0
+                    check_clock(state)
                 frame = [{name: cv(x)}, s, state, MISSING]
                 r = cond(frame) if k == last else run(frame, k + 1)
                 if r is decisive:
@@ -792,14 +823,7 @@ class _Compiler:
                     undecided = True
             return None if undecided else every
 
-        def quantified(s: Scope) -> Any:
-            try:
-                return run(s, 0)
-            except LimitExceeded as error:
-                warn(s, str(error))
-                return None
-
-        return quantified
+        return lambda s: run(s, 0)
 
     def c_FunctionDef(self, node: A.FunctionDef) -> Fn:
         params = node.params
@@ -915,7 +939,8 @@ def _arith2(op: str, left: Fn, right: Fn) -> Fn:
             t = type(a)
             if t is type(b):
                 if t is str:
-                    return a + b
+                    r = a + b
+                    return r if len(r) <= MAX_TEXT else check_size(r)
                 if t is Decimal:
                     try:
                         return _ADD(a, b)
@@ -946,7 +971,8 @@ def _plus_step(a: Any, b: Any, s: Scope) -> Any:
     t = type(a)
     if t is type(b):
         if t is str:
-            return a + b
+            r = a + b
+            return r if len(r) <= MAX_TEXT else check_size(r)
         if t is Decimal:
             try:
                 return _ADD(a, b)
@@ -1048,22 +1074,25 @@ def _index(value: Any, index: Decimal, scope: Scope) -> Any:
     return None
 
 
-def _domain(scope: Scope, domain_fn: Fn, end_fn: Fn | None) -> list[Any] | None:
+def _domain(scope: Scope, domain_fn: Fn, end_fn: Fn | None) -> Iterable[Any] | None:
+    """What ``x in ...`` iterates over: a list, or the numbers of ``a..b`` (produced lazily,
+    so a long range costs time, which the budget bounds, but no memory).
+
+    Anything else is null, as in feel-scala ("Expected list but found ...").
+    """
     start = domain_fn(scope)
     if end_fn is not None:
-        return _expand(start, end_fn(scope), True, True, scope)
+        return _expand(start, end_fn(scope), scope)
     if type(start) is list:
         return start
-    if start is None:
-        warn(scope, "Can't iterate over null")
-        return None
-    if type(start) is Range:
-        return _expand(start.start, start.end, start.start_included, start.end_included, scope)
     converted = cv(start)
-    return converted if type(converted) is list else [converted]
+    if type(converted) is list:
+        return converted
+    warn(scope, f"Expected a list to iterate over but found a {semantics.type_name(converted)}")
+    return None
 
 
-def _expand(start: Any, end: Any, si: bool, ei: bool, scope: Scope) -> list[Any] | None:
+def _expand(start: Any, end: Any, scope: Scope) -> Iterable[Decimal] | None:
     if (
         type(start) is not Decimal
         or type(end) is not Decimal
@@ -1073,16 +1102,8 @@ def _expand(start: Any, end: Any, si: bool, ei: bool, scope: Scope) -> list[Any]
         warn(scope, "A range to iterate over needs integer bounds")
         return None
     lo, hi = int(start), int(end)
-    if abs(hi - lo) + 1 > MAX_RANGE_ITEMS:
-        raise LimitExceeded(f"range of more than {MAX_RANGE_ITEMS} items")
     step = 1 if hi >= lo else -1
-    if not si:
-        lo += step
-    if not ei:
-        hi -= step
-    if (hi - lo) * step < 0:
-        return []
-    return [Decimal(i) for i in range(lo, hi + step, step)]
+    return map(Decimal, range(lo, hi + step, step))
 
 
 def _pick_positional(overloads: Sequence[FeelFunction], n: int) -> FeelFunction | None:
@@ -1114,7 +1135,7 @@ def invoke_named(
                 values.append(value)
         try:
             return fn.call(values)
-        except LimitExceeded:
+        except EvaluationAborted:
             raise
         except Exception as error:
             return call_failed(scope, label, error)

@@ -42,3 +42,15 @@ def _line_column(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     last_nl = text.rfind("\n", 0, offset)
     return line, offset - last_nl
+
+
+class FeelEvaluationError(FeelError):
+    """An evaluation that failed as a whole (not merely null): an unfulfilled ``assert``
+    or a time/size budget that ran out. Raised only by ``Expression.evaluate_checked``.
+
+    ``budget_exceeded`` tells a runaway expression from an assertion.
+    """
+
+    def __init__(self, message: str, *, budget_exceeded: bool = False) -> None:
+        super().__init__(message)
+        self.budget_exceeded = budget_exceeded

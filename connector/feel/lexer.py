@@ -17,6 +17,8 @@ NAME: Final = "name"
 TEMPORAL: Final = "temporal"
 OP: Final = "op"
 EOF: Final = "eof"
+#: A character that starts no token; only valid inside a context key (``{a#b: 1}``).
+BAD: Final = "bad"
 
 #: Words that end a multi-word name and have a grammatical role.
 KEYWORDS: Final = frozenset(
@@ -58,12 +60,25 @@ class Token(NamedTuple):
     def describe(self) -> str:
         if self.kind == EOF:
             return "end of expression"
+        if self.kind == BAD:
+            return f"unexpected character {self.text!r}"
         if self.kind == STR:
             return "a string"
         return f"'{self.text}'"
 
 
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\", "/": "/"}
+# feel-scala's escapes (\b and \f included), plus \/ as in JSON
+_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "/": "/",
+}
 _TOKEN = re.compile(
     r"""
     (?P<space>(?:\s+|//[^\n]*)+)
@@ -87,7 +102,12 @@ def tokenize(text: str) -> list[Token]:
     while i < n:
         m = match(text, i)
         if m is None:
-            raise _bad_token(text, i)
+            if text[i] in _UNCLOSED:
+                raise _bad_token(text, i)
+            # the parser decides: an error, unless it is part of a context key
+            append(Token(BAD, text[i], i, i + 1))
+            i += 1
+            continue
         end = m.end()
         kind = m.lastgroup
         if kind == "space":
@@ -113,6 +133,10 @@ def tokenize(text: str) -> list[Token]:
         i = end
     tokens.append(Token(EOF, "", n, n))
     return tokens
+
+
+#: Characters that open a token which was not closed.
+_UNCLOSED = frozenset('"`')
 
 
 def _bad_token(text: str, i: int) -> FeelSyntaxError:

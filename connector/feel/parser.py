@@ -19,6 +19,12 @@ from . import ast as A
 from .errors import FeelSyntaxError
 from .lexer import EOF, KEYWORDS, NAME, NUM, OP, STR, TEMPORAL, Token, tokenize
 
+#: feel-scala's reserved words: never a name (nor a path segment) unless in backticks.
+RESERVED_WORDS = frozenset(
+    {"null", "true", "false", "function", "in", "return", "then", "else", "satisfies"}
+    | {"and", "or"}
+)
+
 #: Longest accepted expression text, in characters.
 MAX_LENGTH = 100_000
 #: Deepest nesting the parser accepts: brackets, sub-expressions (``if``/``for``
@@ -35,6 +41,8 @@ MAX_TREE_DEPTH = 300
 KEYWORD_NAMES = frozenset(
     {"date and time", "years and months duration", "days and time duration", "get or else"}
 )
+#: Characters that end a context key written without quotes (feel-scala's reserved symbols).
+_KEY_STOP = frozenset('"{}:,[]`')
 _COMPARISON_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _PREC_OR, _PREC_AND, _PREC_CMP, _PREC_ADD, _PREC_MUL, _PREC_POW = 1, 2, 3, 4, 5, 6
 _OP_PRECEDENCE = {
@@ -193,17 +201,18 @@ class _Parser:
 
     def _iteration(self, word: str) -> A.Node:
         start = self.advance().start
-        contexts = [self._iteration_context(allow_range=word == "for")]
+        # feel-scala accepts `x in a..b` in for, some and every alike
+        contexts = [self._iteration_context()]
         while self.at_op(","):
             self.advance()
-            contexts.append(self._iteration_context(allow_range=word == "for"))
+            contexts.append(self._iteration_context())
         if word == "for":
             self.expect_kw("return")
             return A.For(start, tuple(contexts), self.expression())
         self.expect_kw("satisfies")
         return A.Quantified(start, word == "every", tuple(contexts), self.expression())
 
-    def _iteration_context(self, allow_range: bool) -> A.IterationContext:
+    def _iteration_context(self) -> A.IterationContext:
         tok = self.tok
         if tok.kind != NAME or (tok.text in KEYWORDS and not tok.quoted):
             raise self.error("an iteration variable name")
@@ -211,7 +220,7 @@ class _Parser:
         self.expect_kw("in")
         domain = self.expression()
         end: A.Node | None = None
-        if allow_range and self.at_op(".."):
+        if self.at_op(".."):
             self.advance()
             end = self.expression()
         return A.IterationContext(tok.start, name, domain, end)
@@ -319,7 +328,9 @@ class _Parser:
             tok = self.tok
             if tok.is_op("."):
                 self.advance()
-                if self.tok.kind != NAME:
+                if self.tok.kind != NAME or (
+                    not self.tok.quoted and self.tok.text in RESERVED_WORDS
+                ):
                     raise self.error("a name after '.'")
                 node = A.Path(tok.start, node, self._name_words())
             elif tok.is_op("[") and self.nesting != self.no_filter_at:
@@ -408,7 +419,18 @@ class _Parser:
             self.expect_op(")")
             return A.UnaryNot(tok.start, tuple(tests))
         before = self.input_values
+        start = self.i
         expr = self._additive() if single else self.expression()
+        tok_next = self.tok
+        if (
+            single
+            and self.input_values != before
+            and tok_next.kind == OP
+            and tok_next.text in _COMPARISON_OPS
+        ):
+            # `5 in ? < 10`: a test on the input value takes the whole comparison
+            self.i, self.input_values = start, before
+            expr = self._binary(_PREC_CMP)
         return A.UnaryExpr(tok.start, expr, self.input_values != before)
 
     # ------------------------------------------------------------ primaries
@@ -423,7 +445,10 @@ class _Parser:
             return A.Const(tok.start, tok.text)
         if kind == TEMPORAL:
             self.advance()
-            return A.Const(tok.start, self._temporal(tok))
+            value = self._temporal(tok)
+            if value is None:
+                return A.InvalidLiteral(tok.start, tok.text)
+            return A.Const(tok.start, value)
         if kind == NAME:
             return self._name_primary()
         if kind == OP:
@@ -451,12 +476,7 @@ class _Parser:
     def _temporal(self, tok: Token) -> Any:
         from .runtime import parse_temporal_literal
 
-        value = parse_temporal_literal(tok.text)
-        if value is None:
-            raise FeelSyntaxError(
-                self.text, tok.start, "a valid date, time, date-time or duration literal"
-            )
-        return value
+        return parse_temporal_literal(tok.text)
 
     def _name_primary(self) -> A.Node:
         tok = self.tok
@@ -626,16 +646,18 @@ class _Parser:
         if tok.kind == NAME and tok.quoted:
             self.advance()
             return tok.text
-        # a name key may contain spaces and operator characters, e.g. `Content-Type`
-        j = self.i
-        while self.tokens[j].kind in (NAME, NUM) or (
-            self.tokens[j].kind == OP and self.tokens[j].text in ("-", "+", "*", "/", ".")
-        ):
-            j += 1
-        if j == self.i or self.tokens[j].kind != OP or self.tokens[j].text != ":":
+        # feel-scala: any characters up to the ':' except "{}:,[]` and the double quote,
+        # kept as written (inner whitespace included): {Content-Type: 1}, {a#b: 2},
+        # {foo   bar: 3}.`foo   bar`
+        end = tok.start
+        text = self.text
+        while end < len(text) and text[end] not in _KEY_STOP:
+            end += 1
+        key = text[tok.start : end].rstrip()
+        if not key or end >= len(text) or text[end] != ":":
             raise self.error("a context key (name or string) followed by ':'")
-        if self.tokens[self.i].kind != NAME:
-            raise self.error("a context key starting with a letter")
-        text = self.text[tok.start : self.tokens[j - 1].end]
-        self.i = j
-        return _WS.sub(" ", text)
+        while self.tok.start < end:
+            self.advance()
+        if not self.tok.is_op(":") or self.tok.start != end:
+            raise self.error("a context key (name or string) followed by ':'")
+        return key

@@ -8,8 +8,16 @@ handed to code outside the evaluator (built-ins, semantics) go through
 
 A scope is a 4-item list ``[variables, parent, state, item]``: ``variables`` is
 a mapping (the caller's context at the root), ``state`` is shared by the whole
-evaluation (``[step count, root variables, *warnings]``) and ``item`` is the current element of
-a filter (or :data:`MISSING`). Lists are used because they are the cheapest
+evaluation (``[steps since the last clock check, root variables, budget, *warnings]``) and
+``item`` is the current element of a filter (or :data:`MISSING`).
+
+Budget: an evaluation may run for a wall-clock time (its deadline, a ``time.monotonic()``
+value) and build strings of at most :data:`MAX_TEXT` characters and lists/contexts of at
+most :data:`MAX_ITEMS` entries. Loops, ranges and function calls count steps and read the
+clock every :data:`CLOCK_EVERY` steps, so a runaway expression stops within a few
+milliseconds of its deadline with :class:`LimitExceeded`, which fails the whole evaluation
+(there is no partial result of a runaway loop). No fixed step cap: a legitimate
+``count(for x in 0..1000000 return x)`` completes as in feel-scala. Lists are used because they are the cheapest
 object Python can allocate per evaluation.
 """
 
@@ -18,12 +26,20 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import math
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from . import semantics, temporal
-from .values import DECIMAL_CONTEXT, FeelFunction, FeelFunctionError, Range, YearsMonthsDuration
+from .values import (
+    DECIMAL_CONTEXT,
+    EvaluationAborted,
+    FeelFunction,
+    FeelFunctionError,
+    Range,
+    YearsMonthsDuration,
+)
 
 Scope = list[Any]
 
@@ -38,8 +54,14 @@ class _Missing:
 MISSING: Any = _Missing()
 EMPTY: Mapping[str, Any] = {}
 
-#: Most iterations, list items and function calls one evaluation may perform.
-MAX_STEPS = 300_000
+#: Wall-clock seconds one evaluation may take unless the caller gives its own budget.
+DEFAULT_TIME_BUDGET = 10.0
+#: Most characters of a string an evaluation may build.
+MAX_TEXT = 10_000_000
+#: Most items of a list (or entries of a context) an evaluation may build.
+MAX_ITEMS = 2_000_000
+#: Steps (iterations, items, calls) between two reads of the clock.
+CLOCK_EVERY = 1024
 #: Most warnings kept per evaluation.
 MAX_WARNINGS = 50
 
@@ -68,8 +90,18 @@ _DIV = DECIMAL_CONTEXT.divide
 _POW = DECIMAL_CONTEXT.power
 
 
-class LimitExceeded(Exception):
-    """An evaluation went over :data:`MAX_STEPS`; it ends with null and a warning."""
+class LimitExceeded(EvaluationAborted):
+    """An evaluation went over its time or size budget; the whole evaluation fails."""
+
+
+def new_state(root: Any, budget: float | None = None) -> list[Any]:
+    """The shared state of one evaluation (see the module docstring).
+
+    The clock is not read here (that would cost a cheap evaluation a third of its time):
+    the budget starts at the first clock check, i.e. after the first :data:`CLOCK_EVERY`
+    steps, which take well under a millisecond.
+    """
+    return [0, root, DEFAULT_TIME_BUDGET if budget is None else float(budget)]
 
 
 # ---------------------------------------------------------------- conversion in
@@ -189,17 +221,44 @@ def from_feel(value: Any) -> Any:
 # ---------------------------------------------------------------- scopes
 
 
+#: Index of the first warning in an evaluation's state.
+WARNINGS_AT = 3
+
+
 def warn(scope: Scope, message: str) -> None:
     state = scope[2]
-    if len(state) <= MAX_WARNINGS + 2:
+    if len(state) < MAX_WARNINGS + WARNINGS_AT:
         state.append(message)
 
 
 def count_steps(scope: Scope, n: int) -> None:
+    """Account ``n`` steps of work; every :data:`CLOCK_EVERY` steps the deadline is checked."""
     state = scope[2]
     state[0] += n
-    if state[0] > MAX_STEPS:
-        raise LimitExceeded(f"evaluation exceeded {MAX_STEPS} iterations/calls")
+    if state[0] >= CLOCK_EVERY:
+        state[0] = 0
+        check_clock(state)
+
+
+def check_clock(state: list[Any]) -> None:
+    # state[2]: the budget in seconds (>= 0) until the first check, then -deadline
+    now = time.monotonic()
+    limit = state[2]
+    if limit >= 0:
+        state[2] = -(now + limit)
+    elif now > -limit:
+        raise LimitExceeded("evaluation exceeded its time budget")
+
+
+def check_size(value: Any) -> Any:
+    """``value`` itself, unless it is a string/list/context over the size budget."""
+    t = type(value)
+    if t is str:
+        if len(value) > MAX_TEXT:
+            raise LimitExceeded(f"a string grew past {MAX_TEXT} characters")
+    elif (t is list or t is dict) and len(value) > MAX_ITEMS:
+        raise LimitExceeded(f"a {'list' if t is list else 'context'} grew past {MAX_ITEMS} items")
+    return value
 
 
 def lookup(scope: Scope | None, name: str) -> Any:
@@ -335,6 +394,8 @@ def arith(op: str, a: Any, b: Any, scope: Scope) -> Any:
         if type(a) is Decimal and type(b) is Decimal:
             return _number_op(op, a, b, scope)
         result = _TEMPORAL_OPS[op](a, b)
+        if type(result) is str:
+            check_size(result)
     except (ArithmeticError, ValueError, OverflowError):
         warn(scope, f"Arithmetic '{op}' out of range or undefined")
         return None
@@ -517,7 +578,7 @@ def parse_temporal_literal(text: str) -> Any:
 
 
 def call_failed(scope: Scope, name: str, error: Exception) -> None:
-    if isinstance(error, LimitExceeded | RecursionError):
+    if isinstance(error, EvaluationAborted | RecursionError):
         raise error
     if isinstance(error, FeelFunctionError):
         warn(scope, f"Failed to invoke function '{name}': {error}")

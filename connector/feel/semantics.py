@@ -162,6 +162,12 @@ def _all_equal(pairs: Any) -> bool | None:
     return None if undecided else True
 
 
+def _members_equal(pairs: Any) -> bool:
+    # feel-scala compares list items / context entries with `equals`, where two values
+    # that cannot be compared are simply not equal: [1] = [true] is false, not null
+    return all(feel_equal(x, y) is True for x, y in pairs)
+
+
 def feel_equal(a: Any, b: Any) -> bool | None:
     """FEEL ``a = b``: True/False, or None when the values are not comparable."""
     kind = type(a)
@@ -176,13 +182,13 @@ def feel_equal(a: Any, b: Any) -> bool | None:
     if isinstance(a, list):
         if not isinstance(b, list):
             return None
-        return False if len(a) != len(b) else _all_equal(zip(a, b, strict=True))
+        return len(a) == len(b) and _members_equal(zip(a, b, strict=True))
     if isinstance(a, dict):
         if not isinstance(b, dict):
             return None
         if a.keys() != b.keys():
             return False
-        return _all_equal((a[k], b[k]) for k in a)
+        return _members_equal((a[k], b[k]) for k in a)
     if isinstance(a, Range):
         return _range_equal(a, b)
     if isinstance(a, FeelFunction) or callable(a):

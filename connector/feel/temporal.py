@@ -277,13 +277,9 @@ _REFERENCE_DAY = _dt.date(1970, 1, 1)
 
 
 def _timezone_name(value: _dt.time | _dt.datetime) -> str | None:
+    # feel-scala: only a zone id is a timezone; an offset (+02:00, Z) gives null
     tz = value.tzinfo
-    if tz is None:
-        return None
-    if isinstance(tz, ZoneInfo):
-        return tz.key
-    offset = time_offset(value)
-    return None if offset is None else _offset_text(offset)
+    return tz.key if isinstance(tz, ZoneInfo) else None
 
 
 def temporal_property(value: Any, name: str) -> tuple[bool, Any]:

@@ -52,6 +52,18 @@ class FeelFunctionError(Exception):
     """
 
 
+class EvaluationAborted(Exception):
+    """Ends the whole evaluation with a failure (feel-scala's fatal ``ValError``).
+
+    Unlike :class:`FeelFunctionError` (null plus a warning), nothing inside the
+    expression can recover from it: the public API reports it as a failure.
+    """
+
+
+class AssertionFailed(EvaluationAborted):
+    """``assert(value, condition[, cause])`` with an unfulfilled condition."""
+
+
 @dataclass(frozen=True, slots=True)
 class YearsMonthsDuration:
     """A FEEL years-and-months duration, normalised to a signed month count."""
@@ -123,8 +135,9 @@ class FeelFunction:
         return self.impl(*args)
 
     def __repr__(self) -> str:
+        # feel-scala's text of a function value: its parameters only
         names = ", ".join(p.name for p in self.params)
-        return f"function {self.name}({names})"
+        return f"function({names})"
 
 
 DATE = _dt.date

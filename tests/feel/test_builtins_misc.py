@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.feel.values import FeelFunctionError
+from connector.feel.values import AssertionFailed
 from tests.feel.test_builtins_table import call
 
 
@@ -26,13 +26,14 @@ def test_get_or_else() -> None:
     assert call("get or else", False, True) is False
 
 
-def test_assert() -> None:
+def test_assert_fails_the_whole_evaluation() -> None:
+    # feel-scala: an unfulfilled assert is an evaluation failure carrying the cause
     assert call("assert", 4, True) == 4
-    with pytest.raises(FeelFunctionError, match=r"^assert: the condition is not fulfilled$"):
+    with pytest.raises(AssertionFailed, match=r"^The condition is not fulfilled$"):
         call("assert", None, False)
-    with pytest.raises(FeelFunctionError, match="'x' should be positive"):
+    with pytest.raises(AssertionFailed, match=r"^'x' should be positive$"):
         call("assert", -1, False, "'x' should be positive")
-    with pytest.raises(FeelFunctionError):
+    with pytest.raises(AssertionFailed):
         call("assert", 1, None)
 
 

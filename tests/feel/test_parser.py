@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from connector import feel
 from connector.feel import FeelSyntaxError, evaluate
 from connector.feel import ast as A
 from connector.feel.lexer import NAME, NUM, OP, STR, TEMPORAL, tokenize
@@ -164,10 +165,12 @@ class TestSyntaxErrors:
         with pytest.raises(FeelSyntaxError):
             parse("   ")
 
-    def test_invalid_temporal_literal(self) -> None:
-        with pytest.raises(FeelSyntaxError) as info:
-            parse('@"not a date"')
-        assert "literal" in info.value.expected
+    def test_invalid_temporal_literal_is_null_not_a_syntax_error(self) -> None:
+        # feel-scala parses @"..." whatever it holds and evaluates an invalid one to null
+        assert feel.evaluate_with_warnings('@"not a date"') == (
+            None,
+            ["Failed to parse temporal value from 'not a date'"],
+        )
 
     def test_deep_nesting_is_a_syntax_error_not_a_recursion_error(self) -> None:
         with pytest.raises(FeelSyntaxError):

@@ -272,7 +272,9 @@ class FeelPattern:
             return method(*args)
         limit = TIMEOUT_SECONDS
         try:
-            result = method(*args, timeout=limit)
+            # concurrent: the engine lets go of the GIL while it matches, so a slow match
+            # in a worker thread does not stall the event loop's thread
+            result = method(*args, timeout=limit, concurrent=True)
             # finditer is lazy: the time limit applies while its matches are produced
             return list(result) if operation == "finditer" else result
         except TimeoutError as exc:

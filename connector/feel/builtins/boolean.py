@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.feel.builtins._util import Table, fail, fn, table
+from connector.feel.builtins._util import Table, fn, table
+from connector.feel.values import AssertionFailed
 
 
 def _not(negand: Any) -> bool | None:
@@ -17,11 +18,13 @@ def _get_or_else(value: Any, default: Any) -> Any:
 
 
 def _assert(value: Any, condition: Any, cause: Any = None) -> Any:
+    # feel-scala: an unfulfilled assertion fails the whole evaluation (not null), carrying
+    # the cause when one is given as a string
     if condition is True:
         return value
-    if cause is None:
-        raise fail("assert", "the condition is not fulfilled")
-    raise fail("assert", f"the condition is not fulfilled: {cause}")
+    if isinstance(cause, str):
+        raise AssertionFailed(cause)
+    raise AssertionFailed("The condition is not fulfilled")
 
 
 BUILTINS: Table = table(

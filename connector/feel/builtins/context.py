@@ -92,6 +92,8 @@ BUILTINS: Table = table(
     fn("context put", "context, keys, value", _put),
     # deprecated Camunda names, still accepted by feel-scala
     fn("put", "context, key, value", _put),
-    fn("context merge", "contexts", _merge),
-    fn("put all", "contexts...", lambda *contexts: _merge(spread("put all", contexts))),
+    # variadic like feel-scala: context merge([a, b]) and context merge(a, b) alike;
+    # put all is the deprecated name of the same function
+    fn("context merge", "contexts...", lambda *contexts: _merge(spread("context merge", contexts))),
+    fn("put all", "contexts...", lambda *contexts: _merge(spread("context merge", contexts))),
 )

@@ -280,6 +280,9 @@ def _from_json(value: Any) -> Any:
 
 
 def _to_json_value(value: Any) -> Any:
+    """The FEEL ``to json`` rendering, which is feel-scala's own (not the value mapper's):
+    exact numbers, ISO texts with Java's duration/period texts, zoned date-times with offset
+    and zone id, times with their offset only, ranges and functions as their FEEL text."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, Decimal):
@@ -288,13 +291,51 @@ def _to_json_value(value: Any) -> Any:
         return [_to_json_value(v) for v in value]
     if isinstance(value, dict):
         return {k: _to_json_value(v) for k, v in value.items()}
+    if isinstance(value, _dt.timedelta):
+        return _java_duration(value)
+    if isinstance(value, YearsMonthsDuration):
+        return _java_period(value.months)
+    if isinstance(value, _dt.time) and value.tzinfo is not None:
+        offset = temporal.time_offset(value)
+        if offset is not None:
+            return temporal.format_time(value.replace(tzinfo=_dt.timezone(offset)))
     zone_id = temporal.zone_id_of(value) if isinstance(value, _dt.datetime) else None
     offset = value.utcoffset() if zone_id is not None else None
     if offset is not None:
-        # JSON consumers cannot resolve "@zone": give the offset and keep the zone id
+        # ISO zoned date-time: the offset in force, then the zone id
         base = temporal.format_date_and_time(value.replace(tzinfo=_dt.timezone(offset)))
         return f"{base}[{zone_id}]"
     return feel_string(value)
+
+
+def _java_duration(value: _dt.timedelta) -> str:
+    """Java's ``Duration.toString()``: hours (days included), minutes, seconds; PT0S."""
+    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    if not micros:
+        return "PT0S"
+    sign = -1 if micros < 0 else 1
+    seconds, micro = divmod(abs(micros), 1_000_000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    neg = "-" if sign < 0 else ""
+    text = "PT"
+    if hours:
+        text += f"{neg}{hours}H"
+    if minutes:
+        text += f"{neg}{minutes}M"
+    if seconds or micro:
+        fraction = f".{micro:06d}".rstrip("0") if micro else ""
+        text += f"{neg}{seconds}{fraction}S"
+    return text
+
+
+def _java_period(months: int) -> str:
+    """Java's ``Period.toString()`` of a normalised years-months period; P0D when empty."""
+    if not months:
+        return "P0D"
+    years = int(months / 12)  # both parts carry the sign, as a normalised Period does
+    rest = months - years * 12
+    return "P" + (f"{years}Y" if years else "") + (f"{rest}M" if rest else "")
 
 
 def _to_json(value: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -99,7 +100,11 @@ def _stddev(*args: Any) -> Decimal:
     ctx = DECIMAL_CONTEXT
     mean = ctx.divide(functools.reduce(ctx.add, values), Decimal(len(values)))
     squares = functools.reduce(ctx.add, (ctx.power(ctx.subtract(v, mean), 2) for v in values))
-    return ctx.sqrt(ctx.divide(squares, Decimal(len(values) - 1)))
+    # the square root in binary floating point, as feel-scala takes it (Math.sqrt)
+    root = math.sqrt(float(ctx.divide(squares, Decimal(len(values) - 1))))
+    if not math.isfinite(root):
+        raise fail("stddev", "the result is out of range")
+    return Decimal(repr(root))
 
 
 def _mode(*args: Any) -> list[Decimal]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import math
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -112,6 +113,19 @@ def _parity(name: str, remainder: int) -> Callable[[Any], bool]:
     return impl
 
 
+def _double(op: Callable[[float], float]) -> Callable[[Decimal], Decimal]:
+    """``op`` in binary floating point, as feel-scala computes sqrt, log and exp (Java's
+    Math functions): sqrt(2) is 1.4142135623730951, the same digits a modeller sees there."""
+
+    def impl(n: Decimal) -> Decimal:
+        result = op(float(n))
+        if not math.isfinite(result):
+            raise OverflowError("the result is out of range")
+        return Decimal(repr(result))
+
+    return impl
+
+
 def _random_number() -> Decimal:
     return Decimal(repr(random.random()))
 
@@ -134,9 +148,9 @@ BUILTINS: Table = table(
     fn("abs", "n", _abs),
     fn("abs", "number", _abs),
     fn("modulo", "dividend, divisor", _modulo),
-    fn("sqrt", "number", _math("sqrt", DECIMAL_CONTEXT.sqrt, lambda n: n >= 0, "negative number")),
-    fn("log", "number", _math("log", DECIMAL_CONTEXT.ln, lambda n: n > 0, "number must be > 0")),
-    fn("exp", "number", _math("exp", DECIMAL_CONTEXT.exp, lambda n: True, "")),
+    fn("sqrt", "number", _math("sqrt", _double(math.sqrt), lambda n: n >= 0, "negative number")),
+    fn("log", "number", _math("log", _double(math.log), lambda n: n > 0, "number must be > 0")),
+    fn("exp", "number", _math("exp", _double(math.exp), lambda n: True, "")),
     fn("odd", "number", _parity("odd", 1)),
     fn("even", "number", _parity("even", 0)),
     fn("random number", "", _random_number),

@@ -8,13 +8,15 @@ An unbounded range end (``None``) compares as minus/plus infinity.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from connector.feel.builtins._util import Table, describe, fail, fn, table
 from connector.feel.semantics import feel_compare
-from connector.feel.values import Range
+from connector.feel.values import Range, YearsMonthsDuration
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,42 @@ def _point(name: str, value: Any) -> Any:
     return value
 
 
+def _point_kind(value: Any) -> str | None:
+    """The kind of a point value (feel-scala: numbers, temporals, durations), else None.
+
+    Strings and booleans are no points: ``before("a", "b")`` is null, as in feel-scala.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal | int | float):
+        return "number"
+    if isinstance(value, _dt.datetime):
+        return "local date-time" if value.tzinfo is None else "date-time"
+    if isinstance(value, _dt.date):
+        return "date"
+    if isinstance(value, _dt.time):
+        return "local time" if value.tzinfo is None else "time"
+    if isinstance(value, _dt.timedelta):
+        return "days-time duration"
+    if isinstance(value, YearsMonthsDuration):
+        return "years-months duration"
+    return None
+
+
+def _representative(value: Any) -> Any:
+    """A point standing for ``value``: itself, or a range's (first bounded) endpoint."""
+    if isinstance(value, Range):
+        return value.start if value.start is not None else value.end
+    return value
+
+
+def _comparable(name: str, a: Any, b: Any) -> None:
+    kind_a = _point_kind(_representative(a))
+    kind_b = _point_kind(_representative(b))
+    if kind_a is None or kind_a != kind_b:
+        raise fail(name, f"not defined for ({describe(a)}, {describe(b)})")
+
+
 def _dispatch(
     name: str,
     pp: Callable[[_Cmp, Any, Any], bool] | None,
@@ -77,6 +115,7 @@ def _dispatch(
     rr: Callable[[_Cmp, _Span, _Span], bool] | None,
 ) -> Callable[[Any, Any], bool]:
     def impl(a: Any, b: Any) -> bool:
+        _comparable(name, a, b)
         c = _Cmp(name)
         a_range, b_range = isinstance(a, Range), isinstance(b, Range)
         if a_range and b_range and rr is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -149,7 +150,19 @@ def _from_base64(value: Any) -> str:
 
 
 def _is_blank(value: Any) -> bool:
-    return not string("is blank", value, "string").strip()
+    # Java's String.isBlank(): only Character.isWhitespace counts, so \t \n \x0b \f \r,
+    # \x1c-\x1f and Unicode spaces do, but the no-break spaces (U+00A0, U+2007, U+202F) don't
+    return all(_java_whitespace(c) for c in string("is blank", value, "string"))
+
+
+def _java_whitespace(c: str) -> bool:
+    if c in _ASCII_WHITESPACE:
+        return True
+    return c not in _NO_BREAK and unicodedata.category(c) in ("Zs", "Zl", "Zp")
+
+
+_ASCII_WHITESPACE = frozenset(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
+_NO_BREAK = frozenset("\u00a0\u2007\u202f")
 
 
 def _string_join(items: Any, delimiter: Any = None, prefix: Any = None, suffix: Any = None) -> str:
