@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import isodate
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -44,14 +45,8 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 AuthType = Literal[
     "noAuth", "basic", "bearer", "apiKey", "oauth-client-credentials-flow", "oauth-refresh-token"
 ]
-AUTH_TYPES: tuple[str, ...] = (
-    "noAuth",
-    "basic",
-    "bearer",
-    "apiKey",
-    "oauth-client-credentials-flow",
-    "oauth-refresh-token",
-)
+#: The authentication types, in the order error messages list them (derived from AuthType).
+AUTH_TYPES: tuple[str, ...] = get_args(AuthType)
 
 #: Per authentication type: (required properties, optional properties), by their
 #: ``zeebe:property`` names without the ``authentication.`` prefix.
@@ -69,56 +64,8 @@ AUTH_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("clientSecret", "scopes"),
     ),
 }
-#: Every ``zeebe:property`` name the worker understands (Camunda's templates, all
-#: versions, and ours). ``processPollingInterval``/``operatePollingInterval`` are accepted
-#: and ignored: the worker discovers instances on its own schedule.
-KNOWN_PROPERTIES = frozenset(
-    {
-        "inbound.type",
-        "method",
-        "url",
-        "queryParameters",
-        "headers",
-        "body",
-        "skipEncoding",
-        "followRedirects",
-        "httpRequestInterval",
-        "processPollingInterval",
-        "operatePollingInterval",
-        "connectionTimeoutInSeconds",
-        "readTimeoutInSeconds",
-        "activationCondition",
-        "correlationKeyExpression",
-        "messageIdExpression",
-        "messageTtl",
-        "resultVariable",
-        "resultExpression",
-        "authenticationConfiguration",
-        "authentication.type",
-        "authentication.apiKeyLocation",
-        "authentication.name",
-        "authentication.value",
-        "authentication.username",
-        "authentication.password",
-        "authentication.token",
-        "authentication.oauthTokenEndpoint",
-        "authentication.clientId",
-        "authentication.clientSecret",
-        "authentication.audience",
-        "authentication.clientAuthentication",
-        "authentication.scopes",
-        "authentication.refreshToken",
-    }
-)
 #: Names the correlation expressions see from the response; they hide instance variables.
 RESPONSE_NAMES = frozenset({"body", "status", "headers", "reason", "response"})
-#: ElementConfig attributes evaluated per response (see connector.correlation).
-CORRELATION_FIELDS = (
-    "activation_condition",
-    "correlation_key_expression",
-    "message_id_expression",
-    "result_expression",
-)
 API_KEY_LOCATIONS = ("headers", "query")
 CLIENT_AUTHENTICATIONS = ("basicAuthHeader", "credentialsBody")
 _VARIABLE_NAME = re.compile(r"[^\W\d][\w$]*")
@@ -209,6 +156,9 @@ class ElementConfig(BaseModel):
     request_uses_variables: bool = False
     #: Root names of the instance variables the request fields may read.
     request_variable_names: frozenset[str] = frozenset()
+    #: True when any request field holds a secret reference: its bound request must be
+    #: re-bound from time to time so that a rotated secret takes effect.
+    uses_secrets: bool = False
     #: Root names of the instance variables any expression of the element may read: the
     #: request's, and the correlation fields' except the response names (the response
     #: hides variables of the same name). Computed once, from the syntax trees.
@@ -341,64 +291,15 @@ class _Builder:
         }
         if e.kind == "boundary" and not e.attached_to:
             self.problems.append(("attachedToRef", "boundary event is not attached to anything"))
-
-        values["method"] = self._guard("method", self._method)
-        values["url"] = self._guard("url", self._url)
-        for key, prop in (
-            ("query_parameters", "queryParameters"),
-            ("headers", "headers"),
-            ("body", "body"),
-            ("connection_timeout", "connectionTimeoutInSeconds"),
-            ("read_timeout", "readTimeoutInSeconds"),
-        ):
-            values[key] = self._guard(prop, lambda p=prop: self._optional_field(p))
-        for key, prop in (
-            ("connection_timeout", "connectionTimeoutInSeconds"),
-            ("read_timeout", "readTimeoutInSeconds"),
-        ):
-            self._guard(prop, lambda f=values[key], p=prop: _check_literal_timeout(p, f))
-        values["auth"] = self._guard("authentication.type", self._auth)
-        values["follow_redirects"] = self._guard(
-            "followRedirects", lambda: self._boolean("followRedirects")
-        )
-        values["skip_encoding"] = self._guard("skipEncoding", lambda: self._boolean("skipEncoding"))
-        values["interval"] = self._guard(
-            "httpRequestInterval",
-            lambda: self._duration("httpRequestInterval", DEFAULT_INTERVAL, positive=True),
-        )
-        values["activation_condition"] = self._guard(
-            "activationCondition", lambda: self._expression("activationCondition")
-        )
-        values["correlation_key_expression"] = self._guard(
-            "correlationKeyExpression",
-            lambda: self._expression("correlationKeyExpression", required=True),
-        )
-        values["message_id_expression"] = self._guard(
-            "messageIdExpression", lambda: self._expression("messageIdExpression")
-        )
-        values["message_ttl"] = self._guard(
-            "messageTtl", lambda: self._duration("messageTtl", None, positive=False)
-        )
-        values["result_variable"] = self._guard("resultVariable", self._result_variable)
-        values["result_expression"] = self._guard(
-            "resultExpression", lambda: self._expression("resultExpression")
-        )
-        if self._text("authenticationConfiguration"):
-            self.problems.append(
-                (
-                    "authenticationConfiguration",
-                    "credential configurations are not supported; configure the "
-                    "authentication on the element",
-                )
-            )
-        request_fields = [values.get(k) for k in ("method", "url", "query_parameters")]
-        request_fields += [values.get(k) for k in ("headers", "body")]
-        request_fields += [values.get(k) for k in ("connection_timeout", "read_timeout")]
-        auth = values.get("auth")
-        if isinstance(auth, AuthConfig):
-            request_fields += list(auth.fields.values())
-        fields = [f for f in request_fields if isinstance(f, Field)]
+        for prop in PROPERTIES:
+            if prop.parse is None:
+                continue  # checked elsewhere (inbound.type) or read by another row's parser
+            value = self._guard(prop.name, lambda p=prop: p.parse(self, p))
+            if prop.field is not None:
+                values[prop.field] = value
+        fields = request_fields(values)
         values["request_uses_variables"] = any(f.is_feel for f in fields)
+        values["uses_secrets"] = any(f.has_secrets for f in fields)
         request_names = frozenset().union(*(f.names for f in fields))
         values["request_variable_names"] = request_names
         correlation = [values.get(k) for k in CORRELATION_FIELDS]
@@ -435,8 +336,8 @@ class _Builder:
             return None
         return name.strip()
 
-    def _method(self) -> Field:
-        text = self._text("method") or "GET"
+    def _method(self, default: str) -> Field:
+        text = self._text("method") or default
         if not text.startswith("=") and text.upper() not in METHODS:
             raise PropertyError(
                 "method", f"'{text}' is not one of {', '.join(METHODS)} (or a FEEL expression)"
@@ -502,6 +403,10 @@ class _Builder:
             raise PropertyError("resultVariable", f"'{text}' is not a variable name")
         return text
 
+    def _rejected(self, prop: str, reason: str) -> None:
+        if self._text(prop):
+            raise PropertyError(prop, reason)
+
     def _auth(self) -> AuthConfig:
         auth_type = self._text("authentication.type") or "noAuth"
         if auth_type not in AUTH_TYPES:
@@ -545,6 +450,179 @@ class _Builder:
             self.problems.append((prop, f"'{text}' is not one of {', '.join(choices)}"))
             return default
         return text
+
+
+# -- the property table -------------------------------------------------------------------
+
+#: When a property is used: bound per instance into the HTTP request, evaluated per
+#: response, used when publishing, used by the poll scheduler, or accepted and ignored.
+Stage = Literal["request", "response", "publish", "schedule", "ignored"]
+Parser = Callable[["_Builder", "Property"], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    """One ``zeebe:property`` the worker understands: one row of :data:`PROPERTIES`."""
+
+    #: The ``zeebe:property`` name, as in the element templates.
+    name: str
+    #: The :class:`ElementConfig` attribute it fills (None: read by another row's parser,
+    #: or not stored).
+    field: str | None
+    #: Validates the text and returns the attribute's value; raises :class:`PropertyError`.
+    #: None when another row's parser reads the property (the authentication group).
+    parse: Parser | None
+    stage: Stage
+    #: The value when the property is absent or blank.
+    default: Any = None
+    #: The :class:`connector.binding.BoundRequest` attribute the bound value goes to; every
+    #: one of them takes part in request equality and in the coalescing digest.
+    bound: str | None = None
+    #: Whether our element templates offer it (False: accepted for older diagrams only).
+    in_template: bool = True
+
+
+def _parse_method(b: _Builder, p: Property) -> Field:
+    return b._method(p.default)
+
+
+def _parse_url(b: _Builder, p: Property) -> Field:
+    return b._url()
+
+
+def _parse_text(b: _Builder, p: Property) -> Field | None:
+    return b._optional_field(p.name)
+
+
+def _parse_timeout(b: _Builder, p: Property) -> Field | None:
+    field = b._optional_field(p.name)
+    _check_literal_timeout(p.name, field)
+    return field
+
+
+def _parse_boolean(b: _Builder, p: Property) -> bool:
+    return b._boolean(p.name)
+
+
+def _parse_interval(b: _Builder, p: Property) -> dt.timedelta | None:
+    return b._duration(p.name, p.default, positive=True)
+
+
+def _parse_ttl(b: _Builder, p: Property) -> dt.timedelta | None:
+    return b._duration(p.name, p.default, positive=False)
+
+
+def _parse_expression(b: _Builder, p: Property) -> feel.Expression | None:
+    return b._expression(p.name)
+
+
+def _parse_required_expression(b: _Builder, p: Property) -> feel.Expression | None:
+    return b._expression(p.name, required=True)
+
+
+def _parse_result_variable(b: _Builder, p: Property) -> str | None:
+    return b._result_variable()
+
+
+def _parse_auth(b: _Builder, p: Property) -> AuthConfig:
+    return b._auth()
+
+
+def _reject_credential_configuration(b: _Builder, p: Property) -> None:
+    b._rejected(
+        p.name,
+        "credential configurations are not supported; configure the authentication on the element",
+    )
+
+
+def _auth_rows() -> tuple[Property, ...]:
+    """The ``authentication.*`` properties other than the type: read by :func:`_parse_auth`."""
+    names = dict.fromkeys(n for fields in AUTH_FIELDS.values() for group in fields for n in group)
+    return tuple(Property("authentication." + n, None, None, "request") for n in names)
+
+
+#: Every ``zeebe:property`` the worker understands (Camunda's templates, all versions, and
+#: ours), once. Rows are parsed in this order, so problems are reported in this order.
+PROPERTIES: tuple[Property, ...] = (
+    # Checked by connector.bpmn, which selects the polling elements by it.
+    Property("inbound.type", None, None, "ignored"),
+    Property("method", "method", _parse_method, "request", "GET", bound="method"),
+    Property("url", "url", _parse_url, "request", bound="url"),
+    Property("queryParameters", "query_parameters", _parse_text, "request", bound="query"),
+    Property("headers", "headers", _parse_text, "request", bound="headers"),
+    Property("body", "body", _parse_text, "request", bound="body"),
+    Property(
+        "connectionTimeoutInSeconds",
+        "connection_timeout",
+        _parse_timeout,
+        "request",
+        bound="connect_timeout",
+    ),
+    Property(
+        "readTimeoutInSeconds", "read_timeout", _parse_timeout, "request", bound="read_timeout"
+    ),
+    Property("authentication.type", "auth", _parse_auth, "request", "noAuth", bound="auth"),
+    *_auth_rows(),
+    Property(
+        "followRedirects",
+        "follow_redirects",
+        _parse_boolean,
+        "request",
+        False,
+        bound="follow_redirects",
+    ),
+    Property(
+        "skipEncoding", "skip_encoding", _parse_boolean, "request", False, bound="skip_encoding"
+    ),
+    Property("httpRequestInterval", "interval", _parse_interval, "schedule", DEFAULT_INTERVAL),
+    # The worker discovers instances on its own schedule (see the configuration).
+    Property("processPollingInterval", None, None, "ignored", in_template=False),
+    Property("operatePollingInterval", None, None, "ignored", in_template=False),
+    Property("activationCondition", "activation_condition", _parse_expression, "response"),
+    Property(
+        "correlationKeyExpression",
+        "correlation_key_expression",
+        _parse_required_expression,
+        "response",
+    ),
+    Property("messageIdExpression", "message_id_expression", _parse_expression, "response"),
+    # None means DEFAULT_MESSAGE_TTL (see ElementConfig.effective_message_ttl).
+    Property("messageTtl", "message_ttl", _parse_ttl, "publish"),
+    Property("resultVariable", "result_variable", _parse_result_variable, "response"),
+    Property("resultExpression", "result_expression", _parse_expression, "response"),
+    Property(
+        "authenticationConfiguration",
+        None,
+        _reject_credential_configuration,
+        "ignored",
+        in_template=False,
+    ),
+)
+
+#: Every ``zeebe:property`` name the worker understands.
+KNOWN_PROPERTIES = frozenset(p.name for p in PROPERTIES)
+#: ElementConfig attributes bound per instance into the HTTP request.
+REQUEST_FIELDS = tuple(p.field for p in PROPERTIES if p.stage == "request" and p.field)
+#: BoundRequest attributes that make two requests different (equality, coalescing digest).
+BOUND_FIELDS = tuple(p.bound for p in PROPERTIES if p.bound)
+#: ElementConfig attributes holding FEEL evaluated per response (see connector.correlation).
+CORRELATION_FIELDS = tuple(
+    p.field
+    for p in PROPERTIES
+    if p.field and p.parse in (_parse_expression, _parse_required_expression)
+)
+
+
+def request_fields(values: Mapping[str, Any]) -> list[Field]:
+    """The :class:`Field` values of the request attributes in ``values``, auth included."""
+    fields: list[Field] = []
+    for name in REQUEST_FIELDS:
+        value = values.get(name)
+        if isinstance(value, Field):
+            fields.append(value)
+        elif isinstance(value, AuthConfig):
+            fields.extend(value.fields.values())
+    return fields
 
 
 def _field(prop: str, text: str) -> Field:
