@@ -29,11 +29,10 @@ from connector.elements import (
     METHODS,
     ElementConfig,
     Field,
-    PropertyError,
     parse_timeout,
     quote_for_feel,
 )
-from connector.errors import ElementPropertyError
+from connector.errors import ElementPropertyError, PropertyError
 from connector.http.auth import (
     ApiKeyAuth,
     Auth,

@@ -3,7 +3,7 @@
 :func:`load_elements` turns the raw ``zeebe:property`` values found by
 :mod:`connector.bpmn` into frozen :class:`ElementConfig` objects: durations parsed,
 enumerations checked, required properties present and every FEEL expression compiled once.
-A badly configured element yields :class:`ElementConfigError` values (process, element,
+A badly configured element yields :class:`~connector.errors.ElementConfigError` values (process, element,
 property, reason) and is skipped; the other elements of the diagram still load.
 
 Property names are those of Camunda's HTTP polling templates (all versions) and of ours.
@@ -30,6 +30,10 @@ from connector.bpmn import (
     UnsupportedElement,
     find_polling_elements,
 )
+
+# Defined in the error tree; importable from here as before.
+from connector.errors import ElementConfigError as ElementConfigError
+from connector.errors import PropertyError as PropertyError
 from connector.secrets import SECRET_PATTERN, has_secrets
 
 log = logging.getLogger(__name__)
@@ -179,32 +183,6 @@ class ElementConfig(BaseModel):
     @property
     def effective_message_ttl(self) -> dt.timedelta:
         return self.message_ttl if self.message_ttl is not None else DEFAULT_MESSAGE_TTL
-
-
-@dataclass(frozen=True, slots=True)
-class ElementConfigError:
-    """Why one element (or one of its properties) could not be loaded."""
-
-    process_id: str
-    element_id: str
-    property: str
-    reason: str
-    source: str = ""
-
-    def __str__(self) -> str:
-        return (
-            f"{self.source}: process '{self.process_id}' element '{self.element_id}' "
-            f"property '{self.property}': {self.reason}"
-        )
-
-
-class PropertyError(Exception):
-    """A property value is invalid; carries the property name and the reason."""
-
-    def __init__(self, prop: str, reason: str) -> None:
-        super().__init__(reason)
-        self.prop = prop
-        self.reason = reason
 
 
 def load_elements(

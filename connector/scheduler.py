@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from connector.errors import ConnectorError
 from connector.observability import Metrics, log_event
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def next_slot(phase: float, interval: float, now: float) -> float:
     return phase + slots * interval
 
 
-class PollFailure(Exception):
+class PollFailure(ConnectorError):
     """A failed poll step; ``outcome`` labels it in metrics, ``retry_after`` in seconds."""
 
     def __init__(self, outcome: str, reason: str, retry_after: float | None = None) -> None:
