@@ -36,7 +36,7 @@ from connector.errors import ConnectorError
 from connector.http.auth import BasicAuth, OAuthClientCredentials
 from connector.http.oauth import SHARED_PROVIDER, TokenProvider
 from connector.http.response import OAuthError
-from connector.scheduler import owns
+from connector.sharding import owns
 
 log = logging.getLogger(__name__)
 
