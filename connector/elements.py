@@ -314,56 +314,74 @@ class _Builder:
             return None
         return name.strip()
 
-    def _method(self, default: str) -> Field:
-        text = self._text("method") or default
+    # -- the parsers of the table's rows: each reads its row's property --------------------
+
+    def method(self, p: Property) -> Field:
+        text = self._text(p.name) or p.default
         if not text.startswith("=") and text.upper() not in METHODS:
             raise PropertyError(
-                "method", f"'{text}' is not one of {', '.join(METHODS)} (or a FEEL expression)"
+                p.name, f"'{text}' is not one of {', '.join(METHODS)} (or a FEEL expression)"
             )
         if text.startswith("="):
-            return _field("method", text)
-        return Field("method", text.upper())
+            return _field(p.name, text)
+        return Field(p.name, text.upper())
 
-    def _url(self) -> Field:
-        text = self._text("url")
+    def url(self, p: Property) -> Field:
+        text = self._text(p.name)
         if text is None:
-            raise PropertyError("url", "is required")
-        field = _field("url", text)
+            raise PropertyError(p.name, "is required")
+        field = _field(p.name, text)
         if not field.is_feel and not field.has_secrets:
-            _check_url("url", text)
+            _check_url(p.name, text)
         return field
 
-    def _optional_field(self, prop: str) -> Field | None:
-        text = self._text(prop)
-        return _field(prop, text) if text is not None else None
+    def text_field(self, p: Property) -> Field | None:
+        text = self._text(p.name)
+        return _field(p.name, text) if text is not None else None
 
-    def _boolean(self, prop: str) -> bool:
-        text = self._text(prop)
+    def timeout_field(self, p: Property) -> Field | None:
+        field = self.text_field(p)
+        _check_literal_timeout(p.name, field)
+        return field
+
+    def boolean(self, p: Property) -> bool:
+        text = self._text(p.name)
         if text is None:
-            return False
+            return bool(p.default)
         lowered = text.lower()
         if lowered in ("true", "=true"):
             return True
         if lowered in ("false", "=false"):
             return False
-        raise PropertyError(prop, f"must be true or false, not '{text}'")
+        raise PropertyError(p.name, f"must be true or false, not '{text}'")
 
-    def _duration(
-        self, prop: str, default: dt.timedelta | None, *, positive: bool
-    ) -> dt.timedelta | None:
-        text = self._text(prop)
+    def positive_duration(self, p: Property) -> dt.timedelta | None:
+        return self._duration(p, positive=True)
+
+    def duration(self, p: Property) -> dt.timedelta | None:
+        return self._duration(p, positive=False)
+
+    def _duration(self, p: Property, *, positive: bool) -> dt.timedelta | None:
+        text = self._text(p.name)
         if text is None:
+            default: dt.timedelta | None = p.default
             return default
         value: Any = text
         if text.startswith("="):
             # No instance is known here (as in the reference): constants only.
-            value = _compile(prop, text).evaluate({})
-        duration = _to_timedelta(prop, value)
+            value = _compile(p.name, text).evaluate({})
+        duration = _to_timedelta(p.name, value)
         if duration < dt.timedelta(0) or (positive and duration == dt.timedelta(0)):
-            raise PropertyError(prop, f"must be {'positive' if positive else 'zero or more'}")
+            raise PropertyError(p.name, f"must be {'positive' if positive else 'zero or more'}")
         return duration
 
-    def _expression(self, prop: str, *, required: bool = False) -> feel.Expression | None:
+    def expression(self, p: Property) -> feel.Expression | None:
+        return self._expression(p.name, required=False)
+
+    def required_expression(self, p: Property) -> feel.Expression | None:
+        return self._expression(p.name, required=True)
+
+    def _expression(self, prop: str, *, required: bool) -> feel.Expression | None:
         text = self._text(prop)
         if text is None:
             if required:
@@ -373,20 +391,25 @@ class _Builder:
             raise PropertyError(prop, "secrets are only allowed in request properties")
         return _compile(prop, text)
 
-    def _result_variable(self) -> str | None:
-        text = self._text("resultVariable")
+    def result_variable(self, p: Property) -> str | None:
+        text = self._text(p.name)
         if text is None:
             return None
         if not _VARIABLE_NAME.fullmatch(text):
-            raise PropertyError("resultVariable", f"'{text}' is not a variable name")
+            raise PropertyError(p.name, f"'{text}' is not a variable name")
         return text
 
-    def _rejected(self, prop: str, reason: str) -> None:
-        if self._text(prop):
-            raise PropertyError(prop, reason)
+    def credential_configuration(self, p: Property) -> None:
+        if self._text(p.name):
+            raise PropertyError(
+                p.name,
+                "credential configurations are not supported; configure the authentication "
+                "on the element",
+            )
 
-    def _auth(self) -> AuthConfig:
-        auth_type = self._text("authentication.type") or "noAuth"
+    def auth(self, p: Property) -> AuthConfig:
+        """The ``authentication.*`` group: the type's row reads the others' properties too."""
+        auth_type = self._text(p.name) or p.default
         if auth_type not in AUTH_TYPES:
             raise PropertyError(
                 "authentication.type", f"'{auth_type}' is not one of {', '.join(AUTH_TYPES)}"
@@ -460,122 +483,46 @@ class Property:
     in_template: bool = True
 
 
-def _parse_method(b: _Builder, p: Property) -> Field:
-    return b._method(p.default)
-
-
-def _parse_url(b: _Builder, p: Property) -> Field:
-    return b._url()
-
-
-def _parse_text(b: _Builder, p: Property) -> Field | None:
-    return b._optional_field(p.name)
-
-
-def _parse_timeout(b: _Builder, p: Property) -> Field | None:
-    field = b._optional_field(p.name)
-    _check_literal_timeout(p.name, field)
-    return field
-
-
-def _parse_boolean(b: _Builder, p: Property) -> bool:
-    return b._boolean(p.name)
-
-
-def _parse_interval(b: _Builder, p: Property) -> dt.timedelta | None:
-    return b._duration(p.name, p.default, positive=True)
-
-
-def _parse_ttl(b: _Builder, p: Property) -> dt.timedelta | None:
-    return b._duration(p.name, p.default, positive=False)
-
-
-def _parse_expression(b: _Builder, p: Property) -> feel.Expression | None:
-    return b._expression(p.name)
-
-
-def _parse_required_expression(b: _Builder, p: Property) -> feel.Expression | None:
-    return b._expression(p.name, required=True)
-
-
-def _parse_result_variable(b: _Builder, p: Property) -> str | None:
-    return b._result_variable()
-
-
-def _parse_auth(b: _Builder, p: Property) -> AuthConfig:
-    return b._auth()
-
-
-def _reject_credential_configuration(b: _Builder, p: Property) -> None:
-    b._rejected(
-        p.name,
-        "credential configurations are not supported; configure the authentication on the element",
-    )
-
-
 def _auth_rows() -> tuple[Property, ...]:
-    """The ``authentication.*`` properties other than the type: read by :func:`_parse_auth`."""
+    """The ``authentication.*`` properties other than the type: read by :func:`_Builder.auth`."""
     names = dict.fromkeys(n for fields in AUTH_FIELDS.values() for group in fields for n in group)
     return tuple(Property("authentication." + n, None, None, "request") for n in names)
 
 
 #: Every ``zeebe:property`` the worker understands (Camunda's templates, all versions, and
 #: ours), once. Rows are parsed in this order, so problems are reported in this order.
+#: Columns: name, ElementConfig field, parser, stage, default, BoundRequest field.
+P, B = Property, _Builder
+# fmt: off
 PROPERTIES: tuple[Property, ...] = (
-    # Checked by connector.bpmn, which selects the polling elements by it.
-    Property("inbound.type", None, None, "ignored"),
-    Property("method", "method", _parse_method, "request", "GET", bound="method"),
-    Property("url", "url", _parse_url, "request", bound="url"),
-    Property("queryParameters", "query_parameters", _parse_text, "request", bound="query"),
-    Property("headers", "headers", _parse_text, "request", bound="headers"),
-    Property("body", "body", _parse_text, "request", bound="body"),
-    Property(
-        "connectionTimeoutInSeconds",
-        "connection_timeout",
-        _parse_timeout,
-        "request",
-        bound="connect_timeout",
-    ),
-    Property(
-        "readTimeoutInSeconds", "read_timeout", _parse_timeout, "request", bound="read_timeout"
-    ),
-    Property("authentication.type", "auth", _parse_auth, "request", "noAuth", bound="auth"),
-    *_auth_rows(),
-    Property(
-        "followRedirects",
-        "follow_redirects",
-        _parse_boolean,
-        "request",
-        False,
-        bound="follow_redirects",
-    ),
-    Property(
-        "skipEncoding", "skip_encoding", _parse_boolean, "request", False, bound="skip_encoding"
-    ),
-    Property("httpRequestInterval", "interval", _parse_interval, "schedule", DEFAULT_INTERVAL),
-    # The worker discovers instances on its own schedule (see the configuration).
-    Property("processPollingInterval", None, None, "ignored", in_template=False),
-    Property("operatePollingInterval", None, None, "ignored", in_template=False),
-    Property("activationCondition", "activation_condition", _parse_expression, "response"),
-    Property(
-        "correlationKeyExpression",
-        "correlation_key_expression",
-        _parse_required_expression,
-        "response",
-    ),
-    Property("messageIdExpression", "message_id_expression", _parse_expression, "response"),
-    # None means DEFAULT_MESSAGE_TTL (see ElementConfig.effective_message_ttl).
-    Property("messageTtl", "message_ttl", _parse_ttl, "publish"),
-    Property("resultVariable", "result_variable", _parse_result_variable, "response"),
-    Property("resultExpression", "result_expression", _parse_expression, "response"),
-    Property(
-        "authenticationConfiguration",
-        None,
-        _reject_credential_configuration,
-        "ignored",
-        in_template=False,
-    ),
+    # Checked by connector.bpmn, which selects the elements by it.
+    P("inbound.type",                 None,                          None,                        "ignored"),
+    P("method",                       "method",                      B.method,                    "request", "GET", "method"),
+    P("url",                          "url",                         B.url,                       "request", None, "url"),
+    P("queryParameters",              "query_parameters",            B.text_field,                "request", None, "query"),
+    P("headers",                      "headers",                     B.text_field,                "request", None, "headers"),
+    P("body",                         "body",                        B.text_field,                "request", None, "body"),
+    P("connectionTimeoutInSeconds",   "connection_timeout",          B.timeout_field,             "request", None, "connect_timeout"),
+    P("readTimeoutInSeconds",         "read_timeout",                B.timeout_field,             "request", None, "read_timeout"),
+    P("authentication.type",          "auth",                        B.auth,                      "request", "noAuth", "auth"),
+    *_auth_rows(),  # the other authentication.* properties, read by B.auth
+    P("followRedirects",              "follow_redirects",            B.boolean,                   "request", False, "follow_redirects"),
+    P("skipEncoding",                 "skip_encoding",               B.boolean,                   "request", False, "skip_encoding"),
+    P("httpRequestInterval",          "interval",                    B.positive_duration,         "schedule", DEFAULT_INTERVAL),
+    # Accepted and ignored: the worker discovers instances on its own schedule.
+    P("processPollingInterval",       None,                          None,                        "ignored", in_template=False),
+    P("operatePollingInterval",       None,                          None,                        "ignored", in_template=False),
+    P("activationCondition",          "activation_condition",        B.expression,                "response"),
+    P("correlationKeyExpression",     "correlation_key_expression",  B.required_expression,       "response"),
+    P("messageIdExpression",          "message_id_expression",       B.expression,                "response"),
+    # None: DEFAULT_MESSAGE_TTL.
+    P("messageTtl",                   "message_ttl",                 B.duration,                  "publish"),
+    P("resultVariable",               "result_variable",             B.result_variable,           "response"),
+    P("resultExpression",             "result_expression",           B.expression,                "response"),
+    # Rejected when set.
+    P("authenticationConfiguration",  None,                          B.credential_configuration,  "ignored", in_template=False),
 )
+# fmt: on
 
 #: Every ``zeebe:property`` name the worker understands.
 KNOWN_PROPERTIES = frozenset(p.name for p in PROPERTIES)
@@ -585,10 +532,9 @@ REQUEST_FIELDS = tuple(p.field for p in PROPERTIES if p.stage == "request" and p
 BOUND_FIELDS = tuple(p.bound for p in PROPERTIES if p.bound)
 #: ElementConfig attributes holding FEEL evaluated per response (see connector.correlation).
 CORRELATION_FIELDS = tuple(
-    p.field
-    for p in PROPERTIES
-    if p.field and p.parse in (_parse_expression, _parse_required_expression)
+    p.field for p in PROPERTIES if p.field and p.parse in (B.expression, B.required_expression)
 )
+del P, B  # short names for the table only
 
 
 def request_fields(values: Mapping[str, Any]) -> list[Field]:
