@@ -3,10 +3,15 @@
 :func:`load_elements` turns the raw ``zeebe:property`` values found by
 :mod:`connector.bpmn` into frozen :class:`ElementConfig` objects: durations parsed,
 enumerations checked, required properties present and every FEEL expression compiled once.
-A badly configured element yields :class:`~connector.errors.ElementConfigError` values (process, element,
-property, reason) and is skipped; the other elements of the diagram still load.
+A badly configured element yields :class:`~connector.errors.ElementConfigError` values
+(process, element, property, reason) and is skipped; the other elements of the diagram
+still load.
 
 Property names are those of Camunda's HTTP polling templates (all versions) and of ours.
+:data:`PROPERTIES` lists each once (name, field, parser, stage, default, bound request
+field); the known names, the builder loop, the request fields, ``uses_secrets`` and the
+coalescing digest (:mod:`connector.binding`) derive from it. Adding a property is one row,
+its ElementConfig field, the templates, and the code that uses it.
 """
 
 from __future__ import annotations
