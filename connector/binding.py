@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import operator
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,15 +26,16 @@ from urllib.parse import urlencode, urlsplit
 from connector import feel
 from connector.elements import (
     BODY_METHODS,
+    BOUND_FIELDS,
     DEFAULT_TIMEOUT_SECONDS,
+    EXPRESSION_BUDGET_SECONDS,
     METHODS,
     ElementConfig,
     Field,
-    PropertyError,
     parse_timeout,
     quote_for_feel,
 )
-from connector.errors import ElementPropertyError
+from connector.errors import ElementPropertyError, PropertyError
 from connector.feel.convert import to_json_compatible, to_json_text, to_text
 from connector.http.auth import (
     ApiKeyAuth,
@@ -98,22 +100,18 @@ class BoundRequest:
         return redact_url(self.url)
 
 
+# The fields come from the property table, so a new request property is part of the
+# digest by construction; tests check they are exactly BoundRequest's compared fields.
+# attrgetter reads them all in one C call: the digest runs on every (re-)bind.
+_BOUND_VALUES = operator.attrgetter(*BOUND_FIELDS)
+_AUTH_AT = BOUND_FIELDS.index("auth")
+
+
 def _digest(req: BoundRequest) -> str:
-    material = repr(
-        (
-            req.method,
-            req.url,
-            req.query,
-            req.headers,
-            req.body,
-            type(req.auth).__name__,
-            _auth_material(req.auth),
-            req.connect_timeout,
-            req.read_timeout,
-            req.follow_redirects,
-            req.skip_encoding,
-        )
-    )
+    values = list(_BOUND_VALUES(req))
+    # Auth classes differ in kind even when their fields are equal (e.g. no fields).
+    values[_AUTH_AT] = (type(req.auth).__name__, _auth_material(req.auth))
+    material = repr(tuple(values))
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -175,13 +173,6 @@ def bind_request(
         sensitive_query=frozenset(secret_query),
         sensitive_body=secret_body,
     )
-
-
-#: Wall-clock seconds one evaluation of an element expression may take (the FEEL engine
-#: also bounds the strings and lists it builds). A runaway expression fails with a clear
-#: error instead of holding a worker thread; legitimate connector expressions need
-#: microseconds to milliseconds.
-EXPRESSION_BUDGET_SECONDS = 1.0
 
 
 def evaluate_property(

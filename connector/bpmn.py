@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from xml.parsers import expat
 
+from connector.errors import BpmnError as BpmnError  # raised here; defined in the tree
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 
@@ -35,10 +37,6 @@ MAX_DEPTH = 2000
 
 _B = "{" + BPMN_NS + "}"
 _Z = "{" + ZEEBE_NS + "}"
-
-
-class BpmnError(ValueError):
-    """The document is not BPMN XML we can read (not XML, or no ``bpmn:definitions``)."""
 
 
 @dataclass(frozen=True, slots=True)

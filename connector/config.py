@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import isodate
 from pydantic import BaseModel, ConfigDict
 
+from connector.errors import ConnectorError
 from connector.redaction import redact, register, register_url_credentials
 
 AuthMethod = Literal["none", "basic", "oidc"]
@@ -33,7 +34,7 @@ SAAS_OPERATE_AUDIENCE = "operate.camunda.io"
 DEFAULT_REGION = "bru-2"
 
 
-class ConfigError(Exception):
+class ConfigError(ConnectorError):
     """Raised by :func:`load_settings` with one line per problem in ``problems``."""
 
     def __init__(self, problems: Sequence[str]) -> None:

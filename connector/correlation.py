@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector import feel
-from connector.binding import EXPRESSION_BUDGET_SECONDS
-from connector.elements import ElementConfig
+from connector.elements import EXPRESSION_BUDGET_SECONDS, ElementConfig
 from connector.errors import ElementPropertyError
 from connector.feel.convert import to_json_compatible
 from connector.http.response import HttpResponse

@@ -32,11 +32,12 @@ from connector.bpmn import BpmnError, parse_xml
 from connector.bpmn import element_ancestors as bpmn_ancestors
 from connector.connection_errors import describe_request_error, describe_token_error
 from connector.elements import ElementConfig, ElementConfigError, load_elements
+from connector.errors import ConnectorError
 from connector.http.auth import BasicAuth, OAuthClientCredentials
 from connector.http.oauth import SHARED_PROVIDER, TokenProvider
 from connector.http.response import OAuthError
 from connector.observability import log_event
-from connector.scheduler import owns
+from connector.sharding import owns
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # ---------------------------------------------------------------------------- errors
 
 
-class ClusterError(Exception):
+class ClusterError(ConnectorError):
     """A REST call to the cluster failed; ``transient`` means retrying may help."""
 
     def __init__(self, message: str, *, status: int | None = None, transient: bool = True) -> None:

@@ -3,10 +3,15 @@
 :func:`load_elements` turns the raw ``zeebe:property`` values found by
 :mod:`connector.bpmn` into frozen :class:`ElementConfig` objects: durations parsed,
 enumerations checked, required properties present and every FEEL expression compiled once.
-A badly configured element yields :class:`ElementConfigError` values (process, element,
-property, reason) and is skipped; the other elements of the diagram still load.
+A badly configured element yields :class:`~connector.errors.ElementConfigError` values
+(process, element, property, reason) and is skipped; the other elements of the diagram
+still load.
 
 Property names are those of Camunda's HTTP polling templates (all versions) and of ours.
+:data:`PROPERTIES` lists each once (name, field, parser, stage, default, bound request
+field); the known names, the builder loop, the request fields, ``uses_secrets`` and the
+coalescing digest (:mod:`connector.binding`) derive from it. Adding a property is one row,
+its ElementConfig field, the templates, and the code that uses it.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import isodate
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -29,6 +35,10 @@ from connector.bpmn import (
     UnsupportedElement,
     find_polling_elements,
 )
+
+# Defined in the error tree; importable from here as before.
+from connector.errors import ElementConfigError as ElementConfigError
+from connector.errors import PropertyError as PropertyError
 from connector.secrets import SECRET_PATTERN, has_secrets
 
 log = logging.getLogger(__name__)
@@ -36,6 +46,11 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = dt.timedelta(seconds=50)
 DEFAULT_TIMEOUT_SECONDS = 20
 DEFAULT_MESSAGE_TTL = dt.timedelta(hours=1)
+#: Wall-clock seconds one evaluation of an element expression may take (the FEEL engine
+#: also bounds the strings and lists it builds). A runaway expression fails with a clear
+#: error instead of holding a worker thread; legitimate connector expressions need
+#: microseconds to milliseconds.
+EXPRESSION_BUDGET_SECONDS = 1.0
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 #: Methods that carry a request body (others ignore ``body``, as the reference does).
@@ -44,14 +59,8 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 AuthType = Literal[
     "noAuth", "basic", "bearer", "apiKey", "oauth-client-credentials-flow", "oauth-refresh-token"
 ]
-AUTH_TYPES: tuple[str, ...] = (
-    "noAuth",
-    "basic",
-    "bearer",
-    "apiKey",
-    "oauth-client-credentials-flow",
-    "oauth-refresh-token",
-)
+#: The authentication types, in the order error messages list them (derived from AuthType).
+AUTH_TYPES: tuple[str, ...] = get_args(AuthType)
 
 #: Per authentication type: (required properties, optional properties), by their
 #: ``zeebe:property`` names without the ``authentication.`` prefix.
@@ -69,56 +78,8 @@ AUTH_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("clientSecret", "scopes"),
     ),
 }
-#: Every ``zeebe:property`` name the worker understands (Camunda's templates, all
-#: versions, and ours). ``processPollingInterval``/``operatePollingInterval`` are accepted
-#: and ignored: the worker discovers instances on its own schedule.
-KNOWN_PROPERTIES = frozenset(
-    {
-        "inbound.type",
-        "method",
-        "url",
-        "queryParameters",
-        "headers",
-        "body",
-        "skipEncoding",
-        "followRedirects",
-        "httpRequestInterval",
-        "processPollingInterval",
-        "operatePollingInterval",
-        "connectionTimeoutInSeconds",
-        "readTimeoutInSeconds",
-        "activationCondition",
-        "correlationKeyExpression",
-        "messageIdExpression",
-        "messageTtl",
-        "resultVariable",
-        "resultExpression",
-        "authenticationConfiguration",
-        "authentication.type",
-        "authentication.apiKeyLocation",
-        "authentication.name",
-        "authentication.value",
-        "authentication.username",
-        "authentication.password",
-        "authentication.token",
-        "authentication.oauthTokenEndpoint",
-        "authentication.clientId",
-        "authentication.clientSecret",
-        "authentication.audience",
-        "authentication.clientAuthentication",
-        "authentication.scopes",
-        "authentication.refreshToken",
-    }
-)
 #: Names the correlation expressions see from the response; they hide instance variables.
 RESPONSE_NAMES = frozenset({"body", "status", "headers", "reason", "response"})
-#: ElementConfig attributes evaluated per response (see connector.correlation).
-CORRELATION_FIELDS = (
-    "activation_condition",
-    "correlation_key_expression",
-    "message_id_expression",
-    "result_expression",
-)
 API_KEY_LOCATIONS = ("headers", "query")
 CLIENT_AUTHENTICATIONS = ("basicAuthHeader", "credentialsBody")
 _VARIABLE_NAME = re.compile(r"[^\W\d][\w$]*")
@@ -209,6 +170,9 @@ class ElementConfig(BaseModel):
     request_uses_variables: bool = False
     #: Root names of the instance variables the request fields may read.
     request_variable_names: frozenset[str] = frozenset()
+    #: True when any request field holds a secret reference: its bound request must be
+    #: re-bound from time to time so that a rotated secret takes effect.
+    uses_secrets: bool = False
     #: Root names of the instance variables any expression of the element may read: the
     #: request's, and the correlation fields' except the response names (the response
     #: hides variables of the same name). Computed once, from the syntax trees.
@@ -229,32 +193,6 @@ class ElementConfig(BaseModel):
     @property
     def effective_message_ttl(self) -> dt.timedelta:
         return self.message_ttl if self.message_ttl is not None else DEFAULT_MESSAGE_TTL
-
-
-@dataclass(frozen=True, slots=True)
-class ElementConfigError:
-    """Why one element (or one of its properties) could not be loaded."""
-
-    process_id: str
-    element_id: str
-    property: str
-    reason: str
-    source: str = ""
-
-    def __str__(self) -> str:
-        return (
-            f"{self.source}: process '{self.process_id}' element '{self.element_id}' "
-            f"property '{self.property}': {self.reason}"
-        )
-
-
-class PropertyError(Exception):
-    """A property value is invalid; carries the property name and the reason."""
-
-    def __init__(self, prop: str, reason: str) -> None:
-        super().__init__(reason)
-        self.prop = prop
-        self.reason = reason
 
 
 def load_elements(
@@ -341,64 +279,15 @@ class _Builder:
         }
         if e.kind == "boundary" and not e.attached_to:
             self.problems.append(("attachedToRef", "boundary event is not attached to anything"))
-
-        values["method"] = self._guard("method", self._method)
-        values["url"] = self._guard("url", self._url)
-        for key, prop in (
-            ("query_parameters", "queryParameters"),
-            ("headers", "headers"),
-            ("body", "body"),
-            ("connection_timeout", "connectionTimeoutInSeconds"),
-            ("read_timeout", "readTimeoutInSeconds"),
-        ):
-            values[key] = self._guard(prop, lambda p=prop: self._optional_field(p))
-        for key, prop in (
-            ("connection_timeout", "connectionTimeoutInSeconds"),
-            ("read_timeout", "readTimeoutInSeconds"),
-        ):
-            self._guard(prop, lambda f=values[key], p=prop: _check_literal_timeout(p, f))
-        values["auth"] = self._guard("authentication.type", self._auth)
-        values["follow_redirects"] = self._guard(
-            "followRedirects", lambda: self._boolean("followRedirects")
-        )
-        values["skip_encoding"] = self._guard("skipEncoding", lambda: self._boolean("skipEncoding"))
-        values["interval"] = self._guard(
-            "httpRequestInterval",
-            lambda: self._duration("httpRequestInterval", DEFAULT_INTERVAL, positive=True),
-        )
-        values["activation_condition"] = self._guard(
-            "activationCondition", lambda: self._expression("activationCondition")
-        )
-        values["correlation_key_expression"] = self._guard(
-            "correlationKeyExpression",
-            lambda: self._expression("correlationKeyExpression", required=True),
-        )
-        values["message_id_expression"] = self._guard(
-            "messageIdExpression", lambda: self._expression("messageIdExpression")
-        )
-        values["message_ttl"] = self._guard(
-            "messageTtl", lambda: self._duration("messageTtl", None, positive=False)
-        )
-        values["result_variable"] = self._guard("resultVariable", self._result_variable)
-        values["result_expression"] = self._guard(
-            "resultExpression", lambda: self._expression("resultExpression")
-        )
-        if self._text("authenticationConfiguration"):
-            self.problems.append(
-                (
-                    "authenticationConfiguration",
-                    "credential configurations are not supported; configure the "
-                    "authentication on the element",
-                )
-            )
-        request_fields = [values.get(k) for k in ("method", "url", "query_parameters")]
-        request_fields += [values.get(k) for k in ("headers", "body")]
-        request_fields += [values.get(k) for k in ("connection_timeout", "read_timeout")]
-        auth = values.get("auth")
-        if isinstance(auth, AuthConfig):
-            request_fields += list(auth.fields.values())
-        fields = [f for f in request_fields if isinstance(f, Field)]
+        for prop in PROPERTIES:
+            if prop.parse is None:
+                continue  # checked elsewhere (inbound.type) or read by another row's parser
+            value = self._guard(prop.name, lambda p=prop: p.parse(self, p))
+            if prop.field is not None:
+                values[prop.field] = value
+        fields = request_fields(values)
         values["request_uses_variables"] = any(f.is_feel for f in fields)
+        values["uses_secrets"] = any(f.has_secrets for f in fields)
         request_names = frozenset().union(*(f.names for f in fields))
         values["request_variable_names"] = request_names
         correlation = [values.get(k) for k in CORRELATION_FIELDS]
@@ -435,56 +324,74 @@ class _Builder:
             return None
         return name.strip()
 
-    def _method(self) -> Field:
-        text = self._text("method") or "GET"
+    # -- the parsers of the table's rows: each reads its row's property --------------------
+
+    def method(self, p: Property) -> Field:
+        text = self._text(p.name) or p.default
         if not text.startswith("=") and text.upper() not in METHODS:
             raise PropertyError(
-                "method", f"'{text}' is not one of {', '.join(METHODS)} (or a FEEL expression)"
+                p.name, f"'{text}' is not one of {', '.join(METHODS)} (or a FEEL expression)"
             )
         if text.startswith("="):
-            return _field("method", text)
-        return Field("method", text.upper())
+            return _field(p.name, text)
+        return Field(p.name, text.upper())
 
-    def _url(self) -> Field:
-        text = self._text("url")
+    def url(self, p: Property) -> Field:
+        text = self._text(p.name)
         if text is None:
-            raise PropertyError("url", "is required")
-        field = _field("url", text)
+            raise PropertyError(p.name, "is required")
+        field = _field(p.name, text)
         if not field.is_feel and not field.has_secrets:
-            _check_url("url", text)
+            _check_url(p.name, text)
         return field
 
-    def _optional_field(self, prop: str) -> Field | None:
-        text = self._text(prop)
-        return _field(prop, text) if text is not None else None
+    def text_field(self, p: Property) -> Field | None:
+        text = self._text(p.name)
+        return _field(p.name, text) if text is not None else None
 
-    def _boolean(self, prop: str) -> bool:
-        text = self._text(prop)
+    def timeout_field(self, p: Property) -> Field | None:
+        field = self.text_field(p)
+        _check_literal_timeout(p.name, field)
+        return field
+
+    def boolean(self, p: Property) -> bool:
+        text = self._text(p.name)
         if text is None:
-            return False
+            return bool(p.default)
         lowered = text.lower()
         if lowered in ("true", "=true"):
             return True
         if lowered in ("false", "=false"):
             return False
-        raise PropertyError(prop, f"must be true or false, not '{text}'")
+        raise PropertyError(p.name, f"must be true or false, not '{text}'")
 
-    def _duration(
-        self, prop: str, default: dt.timedelta | None, *, positive: bool
-    ) -> dt.timedelta | None:
-        text = self._text(prop)
+    def positive_duration(self, p: Property) -> dt.timedelta | None:
+        return self._duration(p, positive=True)
+
+    def duration(self, p: Property) -> dt.timedelta | None:
+        return self._duration(p, positive=False)
+
+    def _duration(self, p: Property, *, positive: bool) -> dt.timedelta | None:
+        text = self._text(p.name)
         if text is None:
+            default: dt.timedelta | None = p.default
             return default
         value: Any = text
         if text.startswith("="):
             # No instance is known here (as in the reference): constants only.
-            value = _compile(prop, text).evaluate({})
-        duration = _to_timedelta(prop, value)
+            value = _compile(p.name, text).evaluate({})
+        duration = _to_timedelta(p.name, value)
         if duration < dt.timedelta(0) or (positive and duration == dt.timedelta(0)):
-            raise PropertyError(prop, f"must be {'positive' if positive else 'zero or more'}")
+            raise PropertyError(p.name, f"must be {'positive' if positive else 'zero or more'}")
         return duration
 
-    def _expression(self, prop: str, *, required: bool = False) -> feel.Expression | None:
+    def expression(self, p: Property) -> feel.Expression | None:
+        return self._expression(p.name, required=False)
+
+    def required_expression(self, p: Property) -> feel.Expression | None:
+        return self._expression(p.name, required=True)
+
+    def _expression(self, prop: str, *, required: bool) -> feel.Expression | None:
         text = self._text(prop)
         if text is None:
             if required:
@@ -494,16 +401,25 @@ class _Builder:
             raise PropertyError(prop, "secrets are only allowed in request properties")
         return _compile(prop, text)
 
-    def _result_variable(self) -> str | None:
-        text = self._text("resultVariable")
+    def result_variable(self, p: Property) -> str | None:
+        text = self._text(p.name)
         if text is None:
             return None
         if not _VARIABLE_NAME.fullmatch(text):
-            raise PropertyError("resultVariable", f"'{text}' is not a variable name")
+            raise PropertyError(p.name, f"'{text}' is not a variable name")
         return text
 
-    def _auth(self) -> AuthConfig:
-        auth_type = self._text("authentication.type") or "noAuth"
+    def credential_configuration(self, p: Property) -> None:
+        if self._text(p.name):
+            raise PropertyError(
+                p.name,
+                "credential configurations are not supported; configure the authentication "
+                "on the element",
+            )
+
+    def auth(self, p: Property) -> AuthConfig:
+        """The ``authentication.*`` group: the type's row reads the others' properties too."""
+        auth_type = self._text(p.name) or p.default
         if auth_type not in AUTH_TYPES:
             raise PropertyError(
                 "authentication.type", f"'{auth_type}' is not one of {', '.join(AUTH_TYPES)}"
@@ -545,6 +461,102 @@ class _Builder:
             self.problems.append((prop, f"'{text}' is not one of {', '.join(choices)}"))
             return default
         return text
+
+
+# -- the property table -------------------------------------------------------------------
+
+#: When a property is used: bound per instance into the HTTP request, evaluated per
+#: response, used when publishing, used by the poll scheduler, or accepted and ignored.
+Stage = Literal["request", "response", "publish", "schedule", "ignored"]
+Parser = Callable[["_Builder", "Property"], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    """One ``zeebe:property`` the worker understands: one row of :data:`PROPERTIES`."""
+
+    #: The ``zeebe:property`` name, as in the element templates.
+    name: str
+    #: The :class:`ElementConfig` attribute it fills (None: read by another row's parser,
+    #: or not stored).
+    field: str | None
+    #: Validates the text and returns the attribute's value; raises :class:`PropertyError`.
+    #: None when another row's parser reads the property (the authentication group).
+    parse: Parser | None
+    stage: Stage
+    #: The value when the property is absent or blank.
+    default: Any = None
+    #: The :class:`connector.binding.BoundRequest` attribute the bound value goes to; every
+    #: one of them takes part in request equality and in the coalescing digest.
+    bound: str | None = None
+    #: Whether our element templates offer it (False: accepted for older diagrams only).
+    in_template: bool = True
+
+
+def _auth_rows() -> tuple[Property, ...]:
+    """The ``authentication.*`` properties other than the type: read by :func:`_Builder.auth`."""
+    names = dict.fromkeys(n for fields in AUTH_FIELDS.values() for group in fields for n in group)
+    return tuple(Property("authentication." + n, None, None, "request") for n in names)
+
+
+#: Every ``zeebe:property`` the worker understands (Camunda's templates, all versions, and
+#: ours), once. Rows are parsed in this order, so problems are reported in this order.
+#: Columns: name, ElementConfig field, parser, stage, default, BoundRequest field.
+P, B = Property, _Builder
+# fmt: off
+PROPERTIES: tuple[Property, ...] = (
+    # Checked by connector.bpmn, which selects the elements by it.
+    P("inbound.type",                 None,                          None,                        "ignored"),
+    P("method",                       "method",                      B.method,                    "request", "GET", "method"),
+    P("url",                          "url",                         B.url,                       "request", None, "url"),
+    P("queryParameters",              "query_parameters",            B.text_field,                "request", None, "query"),
+    P("headers",                      "headers",                     B.text_field,                "request", None, "headers"),
+    P("body",                         "body",                        B.text_field,                "request", None, "body"),
+    P("connectionTimeoutInSeconds",   "connection_timeout",          B.timeout_field,             "request", None, "connect_timeout"),
+    P("readTimeoutInSeconds",         "read_timeout",                B.timeout_field,             "request", None, "read_timeout"),
+    P("authentication.type",          "auth",                        B.auth,                      "request", "noAuth", "auth"),
+    *_auth_rows(),  # the other authentication.* properties, read by B.auth
+    P("followRedirects",              "follow_redirects",            B.boolean,                   "request", False, "follow_redirects"),
+    P("skipEncoding",                 "skip_encoding",               B.boolean,                   "request", False, "skip_encoding"),
+    P("httpRequestInterval",          "interval",                    B.positive_duration,         "schedule", DEFAULT_INTERVAL),
+    # Accepted and ignored: the worker discovers instances on its own schedule.
+    P("processPollingInterval",       None,                          None,                        "ignored", in_template=False),
+    P("operatePollingInterval",       None,                          None,                        "ignored", in_template=False),
+    P("activationCondition",          "activation_condition",        B.expression,                "response"),
+    P("correlationKeyExpression",     "correlation_key_expression",  B.required_expression,       "response"),
+    P("messageIdExpression",          "message_id_expression",       B.expression,                "response"),
+    # None: DEFAULT_MESSAGE_TTL.
+    P("messageTtl",                   "message_ttl",                 B.duration,                  "publish"),
+    P("resultVariable",               "result_variable",             B.result_variable,           "response"),
+    P("resultExpression",             "result_expression",           B.expression,                "response"),
+    # Rejected when set.
+    P("authenticationConfiguration",  None,                          B.credential_configuration,  "ignored", in_template=False),
+)
+# fmt: on
+
+#: Every ``zeebe:property`` name the worker understands.
+KNOWN_PROPERTIES = frozenset(p.name for p in PROPERTIES)
+#: ElementConfig attributes bound per instance into the HTTP request.
+REQUEST_FIELDS = tuple(p.field for p in PROPERTIES if p.stage == "request" and p.field)
+#: BoundRequest attributes that make two requests different (equality, coalescing digest).
+BOUND_FIELDS = tuple(p.bound for p in PROPERTIES if p.bound)
+#: ElementConfig attributes holding FEEL evaluated per response (see connector.correlation).
+CORRELATION_FIELDS = tuple(
+    p.field for p in PROPERTIES if p.field and p.parse in (B.expression, B.required_expression)
+)
+del P, B  # short names for the table only
+
+
+def request_fields(values: Mapping[str, Any]) -> list[Field]:
+    """The :class:`Field` values of the request attributes in ``values``, auth included."""
+    fields: list[Field] = []
+    for name in REQUEST_FIELDS:
+        value = values.get(name)
+        if isinstance(value, Field):
+            fields.append(value)
+        elif isinstance(value, AuthConfig):
+            fields.extend(value.fields.values())
+    return fields
 
 
 def _field(prop: str, text: str) -> Field:

@@ -27,6 +27,7 @@ from pyzeebe.errors import (
 )
 
 from connector.correlation import Activation
+from connector.errors import ConnectorError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class PublishError(Exception):
+class PublishError(ConnectorError):
     """The message could not be published (the worker retries at the next interval)."""
 
     def __init__(self, message: str, *, transient: bool) -> None:

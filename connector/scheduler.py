@@ -26,7 +26,7 @@ Rules implemented here:
 * a host's calls queue for its lanes (a lane runs one chunk of calls at a time in a thread):
   a slow host gets up to ``max_per_host`` lanes, a fast one as few as keep the process busy
   (:func:`lanes_for`), as every extra thread competes for the interpreter;
-* sharding across replicas by a stable hash of the element instance key (:func:`owns`).
+* sharding across replicas by a stable hash of the element instance key (:func:`connector.sharding.owns`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import hashlib
 import heapq
 import inspect
 import logging
@@ -44,7 +43,12 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from connector.errors import ConnectorError
 from connector.observability import Metrics, log_event
+
+# In their own module so that discovery (a lower layer) can use them too.
+from connector.sharding import owns as owns
+from connector.sharding import shard_of as shard_of
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +57,6 @@ T_contra = TypeVar("T_contra", contravariant=True)
 
 MAX_RETRY_AFTER = 3600.0
 STOPPED = "stopped"  # outcome of polls abandoned at shutdown before their HTTP call
-
-
-def shard_of(element_instance_key: int, shard_count: int) -> int:
-    """Stable shard of an element instance key: same answer on every replica and restart."""
-    digest = hashlib.blake2b(str(element_instance_key).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % shard_count
-
-
-def owns(element_instance_key: int, shard_index: int, shard_count: int) -> bool:
-    return shard_count <= 1 or shard_of(element_instance_key, shard_count) == shard_index
 
 
 def backoff_delay(
@@ -83,7 +77,7 @@ def next_slot(phase: float, interval: float, now: float) -> float:
     return phase + slots * interval
 
 
-class PollFailure(Exception):
+class PollFailure(ConnectorError):
     """A failed poll step; ``outcome`` labels it in metrics, ``retry_after`` in seconds."""
 
     def __init__(self, outcome: str, reason: str, retry_after: float | None = None) -> None:

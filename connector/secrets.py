@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
+from connector.errors import ConnectorError
 from connector.redaction import register
 
 _NAME = r"[A-Za-z0-9]+(?:[/._-][A-Za-z0-9]+)*"
@@ -26,7 +27,7 @@ SECRET_PATTERN = re.compile(
 )
 
 
-class SecretNotFoundError(LookupError):
+class SecretNotFoundError(ConnectorError, LookupError):
     """A referenced secret is not available from the provider."""
 
     def __init__(self, name: str) -> None:

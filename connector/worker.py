@@ -269,7 +269,6 @@ class Worker:
         self._published: dict[tuple[int, str], _Published] = {}
         self._last_vars: dict[tuple[int, str], dict[str, Any]] = {}
         self._bound: dict[tuple[int, str], _Bound] = {}
-        self._secret_configs: dict[int, bool] = {}
         self._shutting_down = False
         self._rest_up: bool | None = None
         self._grpc_up: bool | None = None
@@ -604,14 +603,7 @@ class Worker:
         return results
 
     def _uses_secrets(self, config: ElementConfig) -> bool:
-        known = self._secret_configs.get(id(config))
-        if known is None:
-            fields = [config.method, config.url, config.query_parameters, config.headers]
-            fields += [config.body, config.connection_timeout, config.read_timeout]
-            fields += list(config.auth.fields.values())
-            known = any(f is not None and f.has_secrets for f in fields)
-            self._secret_configs[id(config)] = known
-        return known
+        return config.uses_secrets  # computed at load from the property table
 
     async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
         loop = asyncio.get_running_loop()

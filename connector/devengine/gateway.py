@@ -18,10 +18,10 @@ import grpc
 from pyzeebe.proto import gateway_pb2 as pb
 from pyzeebe.proto import gateway_pb2_grpc as pb_grpc
 
+from .auth import AuthConfig
 from .engine import Engine
 from .errors import EngineError
 from .records import DEFAULT_TENANT, ActivatedJob, ProcessMetadata
-from .rest import AuthConfig
 
 __all__ = [
     "DEFAULT_LONG_POLL_MS",

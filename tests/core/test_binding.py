@@ -18,7 +18,7 @@ from connector.http import (
     OAuthRefreshToken,
 )
 from connector.secrets import MappingSecretProvider
-from tests.core.test_elements import load_one
+from tests.helpers.elements import load_one
 
 SECRETS = MappingSecretProvider({"TOKEN": "t0k", "QUOTED": 'a"b\\c', "PASSWORD": "pw"})
 

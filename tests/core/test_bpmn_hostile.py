@@ -17,7 +17,7 @@ from connector.bpmn import BpmnError, find_polling_elements, parse_xml
 from connector.cli import main
 from connector.discovery import DefinitionRef, Discovery, element_ancestors
 from connector.elements import load_elements
-from tests.worker.bpmn_builder import HEADER, catch_process, polling_properties
+from tests.helpers.bpmn import HEADER, catch_process, polling_properties
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = "http://127.0.0.1:9/status"

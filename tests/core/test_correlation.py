@@ -11,7 +11,8 @@ import pytest
 from connector.correlation import Activation, CorrelationError, evaluate_response
 from connector.elements import load_elements
 from connector.http import HttpResponse
-from tests.core.test_elements import diagram, load_one
+from tests.helpers.bpmn import diagram
+from tests.helpers.elements import load_one
 
 ISSUE = HttpResponse(
     status=200,

@@ -4,61 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import pytest
 
 from connector.bpmn import BpmnError
-from connector.elements import ElementConfig, ElementConfigError, load_elements
+from connector.elements import load_elements
+from tests.helpers.bpmn import diagram
+from tests.helpers.elements import BASE, errors_of, load_one
 
 FIXTURES = Path(__file__).with_name("fixtures")
-
-BASE = {
-    "url": "https://api.example.com/orders",
-    "correlationKeyExpression": "=body.orderId",
-}
-
-
-def diagram(*elements: dict[str, str], boundary: bool = False) -> str:
-    """A diagram with one polling catch event (or boundary event) per ``elements`` entry."""
-    nodes = []
-    for index, props in enumerate(elements):
-        rendered = "".join(
-            f"<zeebe:property name={quoteattr(k)} value={quoteattr(v)} />" for k, v in props.items()
-        )
-        ext = (
-            "<bpmn:extensionElements><zeebe:properties>"
-            '<zeebe:property name="inbound.type" value="io.camunda:http-polling:1" />'
-            f"{rendered}</zeebe:properties></bpmn:extensionElements>"
-        )
-        tag = "boundaryEvent" if boundary else "intermediateCatchEvent"
-        attached = ' attachedToRef="task"' if boundary else ""
-        nodes.append(
-            f'<bpmn:{tag} id="e{index}"{attached}>{ext}'
-            f'<bpmn:messageEventDefinition messageRef="m" /></bpmn:{tag}>'
-        )
-    return (
-        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-        'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d">'
-        '<bpmn:process id="p"><bpmn:serviceTask id="task" />' + "".join(nodes) + "</bpmn:process>"
-        '<bpmn:message id="m" name="msg"><bpmn:extensionElements>'
-        '<zeebe:subscription correlationKey="=orderId" /></bpmn:extensionElements></bpmn:message>'
-        "</bpmn:definitions>"
-    )
-
-
-def load_one(**props: str) -> ElementConfig:
-    configs, errors = load_elements(diagram({**BASE, **props}))
-    assert errors == []
-    [config] = configs
-    return config
-
-
-def errors_of(**props: str) -> list[ElementConfigError]:
-    configs, errors = load_elements(diagram({**BASE, **props}), source="test.bpmn")
-    assert configs == []
-    assert errors
-    return errors
 
 
 def test_defaults() -> None:

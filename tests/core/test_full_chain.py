@@ -26,7 +26,7 @@ from connector.elements import ElementConfig, load_elements
 from connector.http import HttpClient
 from connector.publish import PublishOutcome, publish_message
 from connector.secrets import MappingSecretProvider
-from tests.core.localserver import LocalServer, Reply, Request, local_server
+from tests.helpers.localserver import LocalServer, Reply, Request, local_server
 
 FIXTURES = Path(__file__).with_name("fixtures")
 EXAMPLE = Path(__file__).resolve().parents[2] / "connector" / "examples" / "order-status.bpmn"

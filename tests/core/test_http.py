@@ -26,7 +26,7 @@ from connector.http import (
     OAuthRefreshToken,
     TokenProvider,
 )
-from tests.core.localserver import LocalServer, Reply, Request, local_server
+from tests.helpers.localserver import LocalServer, Reply, Request, local_server
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from connector.http import HttpClient, HttpStatusError, HttpTransportError, OAut
 from connector.http.response import NonFiniteNumberError, parse_body
 from connector.observability import Metrics, StatusServer, log_event, setup_logging
 from connector.secrets import MappingSecretProvider
-from tests.core.localserver import LocalServer, Reply, Request, local_server
-from tests.core.test_elements import load_one
+from tests.helpers.elements import load_one
+from tests.helpers.localserver import LocalServer, Reply, Request, local_server
 
 CANARY = 'red"act/me+now=9'
 SECRETS = MappingSecretProvider({"CANARY": CANARY})

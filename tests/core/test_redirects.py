@@ -21,8 +21,8 @@ from connector.binding import BoundRequest, bind_request
 from connector.http import HttpClient, HttpTransportError
 from connector.http.client import MAX_REDIRECTS
 from connector.secrets import MappingSecretProvider
-from tests.core.localserver import LocalServer, Reply, Request, local_server
-from tests.core.test_elements import load_one
+from tests.helpers.elements import load_one
+from tests.helpers.localserver import LocalServer, Reply, Request, local_server
 
 CANARY = "canary-5ecret-Zq81"
 SECRETS = MappingSecretProvider({"CANARY": CANARY, "OTHER": "other-s3cret-value"})

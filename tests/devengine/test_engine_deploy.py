@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from connector.devengine import EngineError
-from tests.devengine.test_engine_support import (
-    END,
-    START,
-    catch_message,
-    chain,
-    definitions,
-    message,
-    new_engine,
-    service_task,
-)
+from tests.helpers.bpmn import END, START, catch_message, chain, definitions, message, service_task
+from tests.helpers.engine import new_engine
 
 SIMPLE = definitions(START + END + chain("start", "end"), name="Simple")
 

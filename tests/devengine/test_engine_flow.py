@@ -7,10 +7,9 @@ import threading
 import pytest
 
 from connector.devengine import EngineError
-from tests.devengine.test_engine_support import (
+from tests.helpers.bpmn import (
     END,
     START,
-    active_elements,
     boundary,
     catch_message,
     catch_timer,
@@ -19,11 +18,9 @@ from tests.devengine.test_engine_support import (
     flow,
     io_mapping,
     message,
-    new_engine,
-    root_variables,
     service_task,
-    state_of,
 )
+from tests.helpers.engine import active_elements, new_engine, root_variables, state_of
 
 GATEWAY = definitions(
     START

@@ -7,18 +7,8 @@ import json
 import pytest
 
 from connector.devengine import EngineError
-from tests.devengine.test_engine_support import (
-    END,
-    START,
-    active_elements,
-    chain,
-    definitions,
-    io_mapping,
-    new_engine,
-    root_variables,
-    service_task,
-    state_of,
-)
+from tests.helpers.bpmn import END, START, chain, definitions, io_mapping, service_task
+from tests.helpers.engine import active_elements, new_engine, root_variables, state_of
 
 HEADERS = (
     '<zeebe:taskHeaders><zeebe:header key="url" value="http://127.0.0.1/x"/>'

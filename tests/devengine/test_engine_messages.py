@@ -8,10 +8,9 @@ import time
 import pytest
 
 from connector.devengine import Engine, EngineError
-from tests.devengine.test_engine_support import (
+from tests.helpers.bpmn import (
     END,
     START,
-    active_elements,
     boundary,
     catch_message,
     chain,
@@ -19,11 +18,9 @@ from tests.devengine.test_engine_support import (
     flow,
     io_mapping,
     message,
-    new_engine,
-    root_variables,
     service_task,
-    state_of,
 )
+from tests.helpers.engine import active_elements, new_engine, root_variables, state_of
 
 WAIT = definitions(
     START + catch_message("wait", "m") + END + chain("start", "wait", "end"),

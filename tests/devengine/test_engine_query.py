@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import time
 
-from tests.devengine.test_engine_support import (
-    END,
-    START,
-    catch_message,
-    chain,
-    definitions,
-    message,
-    new_engine,
-)
+from tests.helpers.bpmn import END, START, catch_message, chain, definitions, message
+from tests.helpers.engine import new_engine
 
 WAIT = definitions(
     START + catch_message("wait", "m") + END + chain("start", "wait", "end"),

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.feel.values import FeelFunction, FeelFunctionError, Param, Range, YearsMonthsDuration
-from tests.feel.test_builtins_table import call
+from tests.helpers.feel import call
 
 PLUS2 = dt.timezone(dt.timedelta(hours=2))
 

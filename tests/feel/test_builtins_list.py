@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connector.feel.values import FeelFunction, FeelFunctionError, Param
-from tests.feel.test_builtins_table import call, overload
+from tests.helpers.feel import call, overload
 
 
 def feel_lambda(impl: Any) -> FeelFunction:

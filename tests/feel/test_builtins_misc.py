@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.feel.values import AssertionFailed
-from tests.feel.test_builtins_table import call
+from tests.helpers.feel import call
 
 
 def test_not_uses_three_valued_logic() -> None:

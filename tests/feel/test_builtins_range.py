@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connector.feel.values import FeelFunctionError, Range
-from tests.feel.test_builtins_table import call
+from tests.helpers.feel import call
 
 
 def r(text: str) -> Range:

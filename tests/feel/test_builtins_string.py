@@ -11,7 +11,7 @@ import pytest
 
 from connector.feel.builtins import _regex
 from connector.feel.values import FeelFunctionError
-from tests.feel.test_builtins_table import call
+from tests.helpers.feel import call
 
 HAS_REGEX = _regex._regex_engine is not None
 

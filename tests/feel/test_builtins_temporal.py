@@ -10,7 +10,7 @@ import pytest
 
 from connector.feel.builtins import set_clock
 from connector.feel.values import FeelFunctionError
-from tests.feel.test_builtins_table import call
+from tests.helpers.feel import call
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from connector import __version__
 from connector.cli import main, validate_files
-from tests.worker.bpmn_builder import catch_process, polling_properties
+from tests.helpers.bpmn import catch_process, polling_properties
 from tests.worker.harness import ROOT
 
 EXAMPLE = ROOT / "connector" / "examples" / "order-status.bpmn"

@@ -16,7 +16,7 @@ import pytest
 
 from connector import connection_errors as ce
 from connector.devengine.server import DevEngine
-from tests.worker.bpmn_builder import catch_process, polling_properties
+from tests.helpers.bpmn import catch_process, polling_properties
 from tests.worker.connection_support import (
     CLIENT_SECRET,
     Pki,

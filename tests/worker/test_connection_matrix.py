@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from connector.devengine.server import DevEngine, DevEngineOptions
-from tests.worker.bpmn_builder import catch_process, polling_properties
+from tests.helpers.bpmn import catch_process, polling_properties
 from tests.worker.connection_support import (
     AUDIENCE,
     CLIENT_ID,

@@ -21,7 +21,7 @@ from connector.discovery import (
     RestV2Source,
     element_ancestors,
 )
-from tests.worker.bpmn_builder import HEADER, catch_process, polling_properties
+from tests.helpers.bpmn import HEADER, catch_process, polling_properties
 
 URL = '=base + "/items/" + id'
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connector.discovery import ClusterAuth, ClusterError, Discovery, OperateV1Source, RestClient
-from tests.worker.bpmn_builder import boundary_process, catch_process, polling_properties
+from tests.helpers.bpmn import boundary_process, catch_process, polling_properties
 
 URL = '=base + "/items/" + id'
 

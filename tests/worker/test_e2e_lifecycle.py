@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from connector.devengine.server import DevEngine
-from tests.worker.bpmn_builder import boundary_process, catch_process, polling_properties
+from tests.helpers.bpmn import boundary_process, catch_process, polling_properties
 from tests.worker.harness import Endpoint, WorkerProcess, until
 
 URL = '=base + "/items/" + id'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.devengine.server import DevEngine
-from tests.worker.bpmn_builder import catch_process, polling_properties
+from tests.helpers.bpmn import catch_process, polling_properties
 from tests.worker.harness import Endpoint, WorkerProcess, until
 
 

@@ -1,7 +1,7 @@
 """End to end: a runaway expression in one element never stalls the others nor the worker.
 
 The worker evaluates response expressions in its FEEL threads with a time budget
-(``connector.binding.EXPRESSION_BUDGET_SECONDS``); an element whose condition loops or
+(``connector.elements.EXPRESSION_BUDGET_SECONDS``); an element whose condition loops or
 backtracks for ever fails that poll with a clear error, logged once for the element,
 while a normal element beside it keeps correlating on schedule and ``/health/live``
 keeps answering at once.

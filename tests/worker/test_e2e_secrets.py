@@ -17,8 +17,8 @@ from urllib.parse import quote_plus
 import pytest
 
 from connector.devengine.server import DevEngine
-from tests.core.localserver import LocalServer, Reply, Request, local_server
-from tests.worker.bpmn_builder import catch_process, polling_properties
+from tests.helpers.bpmn import catch_process, polling_properties
+from tests.helpers.localserver import LocalServer, Reply, Request, local_server
 from tests.worker.harness import WorkerProcess
 
 PATH_SECRET = "path-canary-Wq83"

@@ -15,7 +15,7 @@ from connector.discovery import WaitingInstance
 from connector.elements import load_elements
 from connector.scheduler import Prepared
 from connector.worker import VariableLoader, Worker, same_value
-from tests.worker.bpmn_builder import catch_process, polling_properties
+from tests.helpers.bpmn import catch_process, polling_properties
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,19 @@
+"""Which replica serves an element instance: a stable hash of its key, modulo the replicas.
+
+Its own module because both discovery (which keeps only this replica's instances) and the
+scheduler use it, and discovery sits below the scheduler in the layers (see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def shard_of(element_instance_key: int, shard_count: int) -> int:
+    """Stable shard of an element instance key: same answer on every replica and restart."""
+    digest = hashlib.blake2b(str(element_instance_key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shard_count
+
+
+def owns(element_instance_key: int, shard_index: int, shard_count: int) -> bool:
+    return shard_count <= 1 or shard_of(element_instance_key, shard_count) == shard_index
