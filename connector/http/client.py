@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ import requests
 import requests.adapters
 import requests.auth
 import requests.utils
+import urllib3.exceptions
 
 from connector import __version__
 from connector.http.auth import (
@@ -53,6 +55,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
+#: A request's total wall-clock time is its connect plus read timeout, and never more than
+#: this: read timeouts bound each wait for bytes, so a trickling body would never end.
+DEFAULT_MAX_REQUEST_SECONDS = 60.0
 #: Distinct origins remembered; past this the cache starts over (URLs come from process
 #: variables, so the set of hosts is not bounded by the deployment).
 _MAX_ORIGINS = 1024
@@ -104,8 +109,10 @@ class HttpClient:
         token_margin_seconds: float = 10.0,
         token_provider: TokenProvider | None = None,
         user_agent: str | None = None,
+        max_request_seconds: float = DEFAULT_MAX_REQUEST_SECONDS,
     ) -> None:
         self.max_response_bytes = max_response_bytes
+        self.max_request_seconds = max_request_seconds
         self.verify: bool | str = ca_bundle if (ca_bundle and verify_tls) else verify_tls
         self.tokens = token_provider or TokenProvider(margin_seconds=token_margin_seconds)
         session = requests.Session()
@@ -135,6 +142,7 @@ class HttpClient:
         more with a fresh token.
         """
         safe = redact_url(req.url)
+        deadline = time.monotonic() + self._total_seconds(req)
         response = self._send(req, safe)
         if response.status_code == 401 and isinstance(
             req.auth, OAuthClientCredentials | OAuthRefreshToken
@@ -142,9 +150,14 @@ class HttpClient:
             response.close()
             self.tokens.invalidate(req.auth)
             response = self._send(req, safe)
-        return self._read(req, response, safe)
+        return self._read(req, response, safe, deadline)
 
     # -- internals --------------------------------------------------------------------
+
+    def _total_seconds(self, req: BoundRequest) -> float:
+        timeouts = [t for t in (req.connect_timeout, req.read_timeout) if t is not None]
+        total = sum(timeouts) if len(timeouts) == 2 else self.max_request_seconds
+        return min(total, self.max_request_seconds)
 
     def _timeout(self, req: BoundRequest) -> tuple[float | None, float | None]:
         return (req.connect_timeout, req.read_timeout)
@@ -228,9 +241,15 @@ class HttpClient:
         self._origins[key] = known
         return known
 
-    def _read(self, req: BoundRequest, response: requests.Response, safe: str) -> HttpResponse:
+    def _read(
+        self,
+        req: BoundRequest,
+        response: requests.Response,
+        safe: str,
+        deadline: float = float("inf"),
+    ) -> HttpResponse:
         try:
-            raw = b"" if req.method == "HEAD" else self._read_capped(response, safe)
+            raw = b"" if req.method == "HEAD" else self._read_capped(response, safe, deadline)
         finally:
             response.close()
         content_type = response.headers.get("Content-Type")
@@ -250,7 +269,9 @@ class HttpClient:
             body=parse_body(raw, content_type) if req.method != "HEAD" else None,
         )
 
-    def _read_capped(self, response: requests.Response, safe: str) -> bytes:
+    def _read_capped(
+        self, response: requests.Response, safe: str, deadline: float = float("inf")
+    ) -> bytes:
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -258,16 +279,33 @@ class HttpClient:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in _chunks(response):
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit, safe)
                 chunks.append(chunk)
-        except requests.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise HttpTransportError(
+                        "deadline", "the response took longer than its total timeout", url=safe
+                    )
+        except (requests.exceptions.ConnectionError, urllib3.exceptions.ReadTimeoutError):
             raise HttpTransportError("read_timeout", "reading the body failed", url=safe) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # read1 raises urllib3's own errors (iter_content wraps them in requests' ones).
             raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
         return b"".join(chunks)
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` returns whatever one socket read brings, where
+    ``iter_content`` would wait for a full chunk (a trickle of bytes never fills one)."""
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # urllib3 1.x
+        yield from response.iter_content(_CHUNK)
+        return
+    while chunk := read1(_CHUNK, decode_content=True):
+        yield chunk
 
 
 def _too_large(limit: int, safe: str) -> HttpTransportError:
