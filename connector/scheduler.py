@@ -28,8 +28,9 @@ Rules implemented here:
   (:func:`lanes_for`), as every extra thread competes for the interpreter;
 * a request whose last call took longer than ``slow_call`` (a slow or trickling endpoint)
   runs in lanes of its own (a separate queue of its host), so it delays only itself, not the
-  host's other requests; such slow calls together take at most ``max_concurrency`` minus
-  ``reserved_fast`` global slots, so slow hosts never take every slot;
+  host's other requests; calls not known to be quick (slow or new) together take at most
+  ``max_concurrency`` minus ``reserved_fast`` global slots, so slow hosts never take every
+  slot from the quick ones;
 * with ``split``, due pollers are prepared in two groups (e.g. those that read variables
   from the cluster and those that do not), so a slow preparation holds up only its group;
 * schedule lag (time from a poll being due to its HTTP call starting) is the
@@ -266,6 +267,7 @@ class Scheduler(Generic[T]):
         reserved = self._limits.reserved_fast or max(1, total // 4)
         self._slow_global = asyncio.Semaphore(max(1, total - reserved))
         self._slow_keys: set[Hashable] = set()
+        self._fast_keys: set[Hashable] = set()  # requests whose last call was quick
         self._lag_max = 0.0
         self._lag_warned = -math.inf
         self._lag_reported = 0.0
@@ -399,6 +401,7 @@ class Scheduler(Generic[T]):
         for key in [k for k, s in self._shared.items() if now - s.at > s.ttl]:
             del self._shared[key]
         self._slow_keys &= self._key_counts.keys()  # forget requests no poller makes
+        self._fast_keys &= self._key_counts.keys()
         self._metrics.set("schedule_lag_seconds", self._lag_max)
         self._lag_reported, self._lag_max = self._lag_max, 0.0
 
@@ -561,8 +564,10 @@ class Scheduler(Generic[T]):
             took = mean if seconds is None else seconds
             if took > self._limits.slow_call:
                 self._slow_keys.add(fetch.key)
+                self._fast_keys.discard(fetch.key)
             else:
                 self._slow_keys.discard(fetch.key)
+                self._fast_keys.add(fetch.key)
             if isinstance(result, PollFailure):
                 shared = _Shared(at=fetch.due, ttl=fetch.ttl, error=result)
             else:
@@ -585,9 +590,11 @@ class Scheduler(Generic[T]):
         host_limit = self._hosts.get(host)
         if host_limit is None:
             host_limit = self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
-        # Slow requests first take one of the slots they may share, then a global one.
+        # Requests not known to be quick (slow, or never called) first take one of the
+        # slots they may share, then a global one: the reserved slots stay for quick ones.
+        quick = not host.endswith(SLOW_SUFFIX) and all(f.key in self._fast_keys for f in chunk)
         slow: contextlib.AbstractAsyncContextManager[Any] = (
-            self._slow_global if host.endswith(SLOW_SUFFIX) else contextlib.nullcontext()
+            contextlib.nullcontext() if quick else self._slow_global
         )
         async with host_limit, slow, self._global:
             now = self._clock()

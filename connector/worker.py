@@ -524,6 +524,18 @@ class Worker:
 
     def _apply(self, snapshot: Snapshot) -> None:
         self._last_discovery = time.time()
+        if snapshot.reset_reason is not None:
+            # Reused keys: a record of "published for instance K" would suppress the
+            # publish of a new instance that got key K.
+            log_event(
+                log,
+                "cluster state reset detected, forgetting published messages and bound requests",
+                logging.WARNING,
+                reason=snapshot.reset_reason,
+            )
+            self._published.clear()
+            self._bound.clear()
+            self._last_vars.clear()
         for definition in snapshot.new_definitions:
             ref = definition.ref
             log_event(
