@@ -250,6 +250,11 @@ class Scheduler(Generic[T]):
         self._describe = describe
         self._limits = limits or SchedulerLimits()
         self._metrics = metrics or Metrics()
+        self._metrics.declare(
+            "schedule_lag_seconds",
+            "gauge",
+            "Worst delay between a poll being due and its HTTP call starting (last second).",
+        )
         self._clock = clock
         self._pollers: dict[Hashable, Poller[T]] = {}
         self._heap: list[tuple[float, int, Poller[T]]] = []

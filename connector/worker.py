@@ -370,6 +370,14 @@ class Worker:
         self._last_discovery_error: str | None = None
         self._active_elements: set[tuple[int, str]] = set()
         self.status_server: StatusServer | None = None
+        self.metrics.declare(
+            "publish_retries_total", "counter", "Retries of kept activations' publishes."
+        )
+        self.metrics.declare(
+            "duplicates_rejected_total",
+            "counter",
+            "Messages the broker dropped: same name, correlation key and message id.",
+        )
         self.metrics.gauge_function("pollers", lambda: float(len(self.scheduler)))
         self.metrics.gauge_function("cluster_up", lambda: 1.0 if self._rest_up else 0.0)
 
