@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 import time
@@ -162,4 +163,4 @@ def rest_proxy(target: str) -> Iterator[RestProxy]:
 def gaps(times: list[float], after: float = 0.0) -> float:
     """The longest time between consecutive entries of ``times`` later than ``after``."""
     later = sorted(t for t in times if t >= after)
-    return max((b - a for a, b in zip(later, later[1:], strict=False)), default=0.0)
+    return max((b - a for a, b in itertools.pairwise(later)), default=0.0)

@@ -162,8 +162,10 @@ def test_cluster_reset_reloads_a_reused_definition_key(ep: Scripted) -> None:
             new = second.engine.create_process_instance("second", variables={"id": "R"})
             assert new.process_instance_key == old.process_instance_key  # keys reused
             until(
-                lambda: second.engine.process_instances(key=new.process_instance_key)[0].state
-                == "COMPLETED",
+                lambda: (
+                    second.engine.process_instances(key=new.process_instance_key)[0].state
+                    == "COMPLETED"
+                ),
                 40,
                 "the new process served",
             )
