@@ -33,7 +33,7 @@ Rules implemented here:
   slot from the quick ones;
 * with ``split``, due pollers are prepared in two groups (e.g. those that read variables
   from the cluster and those that do not), so a slow preparation holds up only its group;
-* schedule lag (time from a poll being due to its HTTP call starting) is the
+* schedule lag (how much later than due a poll's answer came, beyond its own call time) is the
   ``schedule_lag_seconds`` gauge (worst of the last second), with a rate-limited warning;
 * sharding across replicas by a stable hash of the element instance key (:func:`owns`).
 """
@@ -567,6 +567,9 @@ class Scheduler(Generic[T]):
             latency.add(mean if seconds is None else seconds, now)
         for fetch, (result, seconds) in zip(chunk, outcomes, strict=True):
             took = mean if seconds is None else seconds
+            # Lag: how much later than due the answer came, beyond the call's own time
+            # (waits for lanes, slots, variables and the calls before it in its chunk).
+            self._note_lag(now - fetch.due - took, fetch.ttl)
             if took > self._limits.slow_call:
                 self._slow_keys.add(fetch.key)
                 self._fast_keys.discard(fetch.key)
@@ -602,9 +605,6 @@ class Scheduler(Generic[T]):
             contextlib.nullcontext() if quick else self._slow_global
         )
         async with host_limit, slow, self._global:
-            now = self._clock()
-            for fetch in chunk:
-                self._note_lag(now - fetch.due, fetch.ttl)
             if self._stopping:
                 return [(PollFailure(STOPPED, "shutting down"), None)] * len(requests)
             self.http_calls += len(requests)

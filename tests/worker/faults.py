@@ -113,6 +113,10 @@ class RestProxy:
     target: str
     hang: Callable[[str], bool] = lambda _path: False
     hang_seconds: float = 30.0
+    #: path -> (status, content type, body) answered instead of the target's, or None
+    override: Callable[[str], tuple[int, str, bytes] | None] = lambda _path: None
+    #: (path, target's body) -> the body to answer
+    rewrite: Callable[[str, bytes], bytes] = lambda _path, body: body
     url: str = ""
     hung: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -127,6 +131,10 @@ def _proxy_handler(proxy: RestProxy) -> type[BaseHTTPRequestHandler]:
                 proxy.hung += 1
                 if proxy.stopping.wait(proxy.hang_seconds):
                     return
+            own = proxy.override(self.path)
+            if own is not None:
+                self._send(own[0], own[1], own[2])
+                return
             headers = {
                 k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
             }
@@ -134,11 +142,15 @@ def _proxy_handler(proxy: RestProxy) -> type[BaseHTTPRequestHandler]:
             reply = requests.request(
                 method, proxy.target + self.path, data=body, headers=headers, timeout=30
             )
-            self.send_response(reply.status_code)
-            self.send_header("Content-Type", reply.headers.get("Content-Type", "text/plain"))
-            self.send_header("Content-Length", str(len(reply.content)))
+            content = proxy.rewrite(self.path, reply.content)
+            self._send(reply.status_code, reply.headers.get("Content-Type", "text/plain"), content)
+
+        def _send(self, status: int, content_type: str, content: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(content)))
             self.end_headers()
-            self.wfile.write(reply.content)
+            self.wfile.write(content)
 
         def do_GET(self) -> None:
             self._forward("GET")
@@ -164,3 +176,37 @@ def gaps(times: list[float], after: float = 0.0) -> float:
     """The longest time between consecutive entries of ``times`` later than ``after``."""
     later = sorted(t for t in times if t >= after)
     return max((b - a for a, b in itertools.pairwise(later)), default=0.0)
+
+
+def nested_definition(depth: int, process_id: str = "deep") -> str:
+    """A process with sub-processes nested ``depth`` levels deep (too deep for recursion)."""
+    inner = '<bpmn:startEvent id="S0"/>'
+    for level in range(depth):
+        inner = f'<bpmn:subProcess id="Sub{level}">{inner}</bpmn:subProcess>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="D" '
+        'targetNamespace="http://bpmn.io/schema/bpmn">'
+        f'<bpmn:process id="{process_id}" isExecutable="true">{inner}</bpmn:process>'
+        "</bpmn:definitions>"
+    )
+
+
+def with_extra_definition(key: int, process_id: str) -> Callable[[str, bytes], bytes]:
+    """A proxy ``rewrite`` listing one more (fake) definition in definition searches."""
+
+    def rewrite(path: str, body: bytes) -> bytes:
+        if not path.startswith("/v2/process-definitions/search"):
+            return body
+        data = json.loads(body)
+        extra = {
+            "processDefinitionKey": str(key),
+            "processDefinitionId": process_id,
+            "version": 1,
+            "tenantId": "<default>",
+        }
+        data["items"] = [extra, *data.get("items", [])]
+        return json.dumps(data).encode()
+
+    return rewrite
