@@ -70,6 +70,33 @@ def test_one_shot_activation_survives_a_gateway_outage(dev: DevEngine, ep: Scrip
         assert worker.stop() == 0
 
 
+def test_kept_activation_is_dropped_when_the_instance_stops_waiting(
+    dev: DevEngine, ep: Scripted
+) -> None:
+    ep.route("/gone", lambda n: Reply({"id": "g", "status": "done"}))
+    props = polling_properties(ep.url + "/gone", interval="PT0.2S")
+    dev.engine.deploy([("g.bpmn", catch_process("gone", props).encode())])
+    key = start(dev, "gone", {"id": "g"})
+    dev.set_gateway_available(False)
+    worker = WorkerProcess(dev.grpc_address, dev.rest_url)
+    try:
+        worker.wait_log(
+            lambda r: r["message"] == "publish failed, keeping the activation and retrying", 30
+        )
+        dev.engine.cancel_process_instance(key)  # the instance stops waiting meanwhile
+        record = worker.wait_log(
+            lambda r: r["message"] == "activation dropped: the instance no longer waits", 30
+        )
+        assert record["process_instance_key"] == str(key)
+        dev.set_gateway_available(True)
+        worker.wait_log(lambda r: r["message"] == "poller removed", 30)
+        assert not worker.logs("correlated")
+        assert len(ep.hits("/gone")) == 1
+    finally:
+        dev.set_gateway_available(True)
+        assert worker.stop() == 0
+
+
 def test_ttl_zero_is_published_once_while_still_listed(lagging: DevEngine, ep: Scripted) -> None:
     dev = lagging
     ep.route("/a", lambda n: Reply({"id": "X", "status": "done"}))
