@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -113,9 +114,15 @@ def _run(namespace: argparse.Namespace) -> int:
         return 2
     setup_logging(settings.log_format, settings.log_level)
     try:
-        return asyncio.run(run_worker(settings))
+        code = asyncio.run(run_worker(settings))
     except KeyboardInterrupt:
-        return 0
+        code = 0
+    # Exit now: the interpreter would otherwise wait for pool threads still blocked in a
+    # trickling response or a hung cluster call (the worker has stopped and logged it).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def quiet_grpc_logs() -> None:

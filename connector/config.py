@@ -76,6 +76,9 @@ class Settings(BaseModel):
     shard_count: int = 1
     tenant_ids: str | None = None
     max_response_bytes: int = 10 * 1024 * 1024
+    # Zeebe's default maxMessageSize: larger messages are refused by the broker.
+    max_message_bytes: int = 4 * 1024 * 1024
+    min_poll_interval: float = 1.0
     secret_prefix: str = "SECRET_"
 
     http_host: str = "127.0.0.1"
@@ -337,6 +340,22 @@ OPTIONS: tuple[Option, ...] = (
         ("CONNECTOR_MAX_RESPONSE_BYTES",),
         "int",
         "largest polled response accepted (default 10485760)",
+    ),
+    Option(
+        "max_message_bytes",
+        "--max-message-bytes",
+        ("CONNECTOR_MAX_MESSAGE_BYTES",),
+        "int",
+        "largest message (serialized variables) published (default 4194304, Zeebe's "
+        "maxMessageSize)",
+    ),
+    Option(
+        "min_poll_interval",
+        "--min-poll-interval",
+        ("CONNECTOR_MIN_POLL_INTERVAL",),
+        "duration",
+        "shorter httpRequestInterval values are raised to this, with a warning: seconds or "
+        "ISO 8601 (default 1)",
     ),
     Option(
         "secret_prefix",
@@ -614,6 +633,10 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
             problems.append(f"{_name(field)}: must be greater than zero")
     if values.get("shutdown_grace", 0) < 0:
         problems.append(f"{_name('shutdown_grace')}: must not be negative")
+    if values.get("max_message_bytes", 1) < 1:
+        problems.append(f"{_name('max_message_bytes')}: must be at least 1")
+    if values.get("min_poll_interval", 1.0) <= 0:
+        problems.append(f"{_name('min_poll_interval')}: must be positive")
     if values.get("max_response_bytes", 1) < 1:
         problems.append(f"{_name('max_response_bytes')}: must be at least 1")
     count = values.get("shard_count", 1)

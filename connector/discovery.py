@@ -351,6 +351,8 @@ class Snapshot:
     requests: int
     duration: float
     skipped_other_shards: int = 0
+    #: Why the cluster looks reset (keys reused), when it does: records kept by key are stale.
+    reset_reason: str | None = None
 
 
 # ---------------------------------------------------------------------------- sources
@@ -677,6 +679,21 @@ def element_ancestors(xml: str | bytes) -> dict[str, tuple[str, ...]]:
         return {}
 
 
+def _reused(cached: DefinitionRef, ref: DefinitionRef) -> bool:
+    """Whether ``ref`` (from the definitions list) describes another definition than the
+    cached one under the same key. Refs made from waiting rows carry no process id or
+    version and so never count as a mismatch."""
+    if not ref.process_id or not cached.process_id:
+        return False
+    return (
+        ref.process_id != cached.process_id
+        or (
+            ref.version is not None and cached.version is not None and ref.version != cached.version
+        )
+        or ref.tenant_id != cached.tenant_id
+    )
+
+
 def parse_value(text: str) -> Any:
     """A variable's JSON text as a Python value (the raw text if it is not valid JSON)."""
     try:
@@ -707,6 +724,8 @@ class Discovery:
         self._unreadable: set[int] = set()
         self._lock = threading.Lock()
         self._waiting: dict[tuple[int, str], WaitingInstance] = {}  # the last cycle's
+        self._top_key: int | None = None  # highest listed definition key, last cycle
+        self._reset_reason: str | None = None
 
     def definition(self, key: int) -> Definition | None:
         return self._cache.get(key)
@@ -714,7 +733,22 @@ class Discovery:
     def _load(self, ref: DefinitionRef, new: list[Definition]) -> Definition | None:
         cached = self._cache.get(ref.key)
         if cached is not None:
-            return cached
+            if not _reused(cached.ref, ref):
+                return cached
+            # The cluster lost its state (a restart, a wiped cluster) and reuses keys.
+            log.warning(
+                "definition key %s now names %s version %s (was %s version %s): the cluster "
+                "reuses keys (state reset?); reloading it",
+                ref.key,
+                ref.process_id,
+                ref.version,
+                cached.ref.process_id,
+                cached.ref.version,
+            )
+            with self._lock:
+                self._cache.pop(ref.key, None)
+            self._waiting = {}  # instance keys may be reused too
+            self._reset_reason = f"definition key {ref.key} reused by another process/version"
         try:
             xml = self.source.xml(ref.key)
         except ClusterError as exc:
@@ -731,14 +765,23 @@ class Discovery:
         source = f"{ref.process_id or 'process'} (key {ref.key})"
         try:
             configs, errors = load_elements(xml, source=source)
+            ancestors = element_ancestors(xml) if configs else {}
         except BpmnError as exc:
             log.warning("definition %s is not readable BPMN: %s", ref.key, exc)
-            configs, errors = [], []
+            configs, errors, ancestors = [], [], {}
+        except Exception as exc:  # e.g. RecursionError: this definition only, not discovery
+            log.warning(
+                "definition %s (%s) cannot be loaded, ignoring it: %s",
+                ref.key,
+                ref.process_id or "process",
+                f"{type(exc).__name__}: {exc}"[:300],
+            )
+            configs, errors, ancestors = [], [], {}
         definition = Definition(
             ref=ref,
             configs={c.element_id: c for c in configs},
             errors=tuple(errors),
-            ancestors=element_ancestors(xml) if configs else {},
+            ancestors=ancestors,
         )
         with self._lock:
             self._cache[ref.key] = definition
@@ -752,7 +795,21 @@ class Discovery:
         before = self.source.requests_made
         new: list[Definition] = []
         active: dict[int, Definition] = {}
-        for ref in self.source.definitions():
+        refs = self.source.definitions()
+        top = max((r.key for r in refs), default=None)
+        if self._top_key is not None and (top is None or top < self._top_key):
+            # Keys only grow: going backwards means the cluster lost its state, and keys
+            # (definitions, instances) will be handed out again.
+            self._reset_reason = (
+                f"the highest deployed definition key went back from {self._top_key} to {top}"
+            )
+            log.warning("cluster state reset detected (%s): reloading", self._reset_reason)
+            with self._lock:
+                self._cache.clear()
+            self._unreadable.clear()
+            self._waiting = {}
+        self._top_key = top
+        for ref in refs:
             definition = self._load(ref, new)
             if definition is not None and definition.has_polling:
                 active[ref.key] = definition
@@ -799,6 +856,7 @@ class Discovery:
             )
             waiting[instance.key] = instance
         self._waiting = waiting
+        reset, self._reset_reason = self._reset_reason, None
         return Snapshot(
             definitions=active,
             waiting=waiting,
@@ -806,6 +864,7 @@ class Discovery:
             requests=self.source.requests_made - before,
             duration=time.monotonic() - started,
             skipped_other_shards=skipped,
+            reset_reason=reset,
         )
 
     def fetch_variables(

@@ -128,6 +128,13 @@ class PollOutcome(enum.StrEnum):
     PREPARE_ERROR = "prepare_error"
     #: A bug in a poll step; the poller carries on.
     INTERNAL_ERROR = "internal_error"
+    #: The message variables exceed the configured maximum message size (permanent).
+    MESSAGE_TOO_LARGE = "message_too_large"
+    #: The broker dropped the message: another one with the same name, correlation key and
+    #: message id is still buffered (fix messageIdExpression).
+    DUPLICATE_REJECTED = "duplicate_rejected"
+    #: A kept activation whose instance stopped waiting before it could be published.
+    ABANDONED = "abandoned"
     #: Abandoned at shutdown before its HTTP call; not counted in ``polls_total``.
     STOPPED = "stopped"
 

@@ -2,8 +2,10 @@
 
 Retries transient gateway errors (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, and
 an attempt that takes too long) with exponential backoff and jitter until a deadline. A
-duplicate message id (ALREADY_EXISTS) means an earlier attempt or poll already published
-it, which counts as success: every activation carries a message id, so retrying is safe.
+duplicate message id (ALREADY_EXISTS) after a failed attempt means that attempt reached the
+broker after all (``RETRIED_DUPLICATE``, a success: every activation carries a message id,
+so retrying is safe). On the first attempt it means another message with the same name,
+correlation key and id is buffered (``DUPLICATE``): the broker dropped this one.
 
 Use a ``ZeebeClient`` created with ``max_connection_retries=-1``: pyzeebe otherwise closes
 its channel for good after ten transient errors.
@@ -40,7 +42,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class PublishError(ConnectorError):
-    """The message could not be published (the worker retries at the next interval)."""
+    """The message could not be published (the worker keeps the activation and retries)."""
 
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
@@ -50,6 +52,7 @@ class PublishError(ConnectorError):
 class PublishOutcome(enum.Enum):
     PUBLISHED = "published"
     DUPLICATE = "duplicate"
+    RETRIED_DUPLICATE = "retried_duplicate"
 
 
 async def publish_message(
@@ -86,7 +89,7 @@ async def publish_message(
                 activation.message_id,
                 activation.correlation_key,
             )
-            return PublishOutcome.DUPLICATE
+            return PublishOutcome.DUPLICATE if attempt == 1 else PublishOutcome.RETRIED_DUPLICATE
         except TRANSIENT_ERRORS as exc:
             remaining = deadline - time.monotonic()
             reason = type(exc).__name__

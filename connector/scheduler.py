@@ -26,6 +26,15 @@ Rules implemented here:
 * a host's calls queue for its lanes (a lane runs one chunk of calls at a time in a thread):
   a slow host gets up to ``max_per_host`` lanes, a fast one as few as keep the process busy
   (:func:`lanes_for`), as every extra thread competes for the interpreter;
+* a request whose last call took longer than ``slow_call`` (a slow or trickling endpoint)
+  runs in lanes of its own (a separate queue of its host), so it delays only itself, not the
+  host's other requests; calls not known to be quick (slow or new) together take at most
+  ``max_concurrency`` minus ``reserved_fast`` global slots, so slow hosts never take every
+  slot from the quick ones;
+* with ``split``, due pollers are prepared in two groups (e.g. those that read variables
+  from the cluster and those that do not), so a slow preparation holds up only its group;
+* schedule lag (how much later than due a poll's answer came, beyond its own call time) is the
+  ``schedule_lag_seconds`` gauge (worst of the last second), with a rate-limited warning;
 * sharding across replicas by a stable hash of the element instance key (:func:`connector.sharding.owns`).
 """
 
@@ -56,6 +65,8 @@ T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
 
 MAX_RETRY_AFTER = 3600.0
+LAG_WARNING_SECONDS = 60.0  # at most one schedule-lag warning per minute
+SLOW_SUFFIX = " (slow requests)"  # the queue of a host's slow requests
 STOPPED = "stopped"  # outcome of polls abandoned at shutdown before their HTTP call
 
 
@@ -157,6 +168,10 @@ class SchedulerLimits:
     #: host gets few lanes (threads), a slow one up to ``max_per_host``.
     lane_budget: float = 0.05
     min_lanes: int = 1
+    #: A call taking longer (seconds) moves its request to its host's slow queue.
+    slow_call: float = 1.0
+    #: Global slots slow calls can never take (0: a quarter of ``max_concurrency``).
+    reserved_fast: int = 0
 
 
 class HostLatency:
@@ -221,12 +236,19 @@ class Scheduler(Generic[T]):
         limits: SchedulerLimits | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        split: Callable[[T], bool] | None = None,
     ) -> None:
         self._hooks = hooks
+        self._split = split
         self._interval_of = interval_of
         self._describe = describe
         self._limits = limits or SchedulerLimits()
         self._metrics = metrics or Metrics()
+        self._metrics.declare(
+            "schedule_lag_seconds",
+            "gauge",
+            "Worst delay between a poll being due and its HTTP call starting (last second).",
+        )
         self._clock = clock
         self._pollers: dict[Hashable, Poller[T]] = {}
         self._heap: list[tuple[float, int, Poller[T]]] = []
@@ -240,6 +262,14 @@ class Scheduler(Generic[T]):
         # so 10,000 distinct requests do not keep 10,000 response bodies in memory.
         self._key_counts: dict[Hashable, int] = {}
         self._global = asyncio.Semaphore(self._limits.max_concurrency)
+        total = self._limits.max_concurrency
+        reserved = self._limits.reserved_fast or max(1, total // 4)
+        self._slow_global = asyncio.Semaphore(max(1, total - reserved))
+        self._slow_keys: set[Hashable] = set()
+        self._fast_keys: set[Hashable] = set()  # requests whose last call was quick
+        self._lag_max = 0.0
+        self._lag_warned = -math.inf
+        self._lag_reported = 0.0
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._latency: dict[str, HostLatency] = {}
         self._queues: dict[str, collections.deque[_Fetch[T]]] = {}
@@ -307,7 +337,14 @@ class Scheduler(Generic[T]):
             self._prune(now)
             due = self._pop_due(now)
             if due:
-                self._spawn(self._round(due))
+                if self._split is None:
+                    self._spawn(self._round(due))
+                else:
+                    first = [p for p in due if self._split(p.target)]
+                    rest = [p for p in due if not self._split(p.target)]
+                    for part in (first, rest):
+                        if part:
+                            self._spawn(self._round(part))
                 # At most one round per window: pollers falling due meanwhile go together
                 # in the next one, so per-round work (reading variables) stays batched.
                 await asyncio.sleep(window)
@@ -362,6 +399,33 @@ class Scheduler(Generic[T]):
             self._cpu_mark = (cpu, calls)
         for key in [k for k, s in self._shared.items() if now - s.at > s.ttl]:
             del self._shared[key]
+        self._slow_keys &= self._key_counts.keys()  # forget requests no poller makes
+        self._fast_keys &= self._key_counts.keys()
+        self._metrics.set("schedule_lag_seconds", self._lag_max)
+        self._lag_reported, self._lag_max = self._lag_max, 0.0
+
+    def _note_lag(self, lag: float, interval: float) -> None:
+        """Record how late a poll's call starts; warn (rate-limited) when later than its
+        interval: more polls are due than the limits let run."""
+        if lag > self._lag_max:
+            self._lag_max = lag
+        if lag > max(1.0, interval):
+            now = self._clock()
+            if now - self._lag_warned >= LAG_WARNING_SECONDS:
+                self._lag_warned = now
+                log_event(
+                    log,
+                    "polls are running late (overloaded: raise max-concurrency, add replicas "
+                    "or lengthen intervals)",
+                    logging.WARNING,
+                    lag_seconds=round(lag, 3),
+                    interval=interval,
+                    pollers=len(self._pollers),
+                )
+
+    def lag(self) -> float:
+        """The worst schedule lag of the last second (seconds)."""
+        return max(self._lag_max, self._lag_reported)
 
     # ------------------------------------------------------------------ one round
 
@@ -401,9 +465,10 @@ class Scheduler(Generic[T]):
                 due = min(p.next_due for p, _ in members)
             prepared = members[0][1]
             fetch = self._inflight[key] = _Fetch(key, prepared, ttl, due, members)
-            host_fetches = fetches.get(prepared.host)
+            lane_host = prepared.host + SLOW_SUFFIX if key in self._slow_keys else prepared.host
+            host_fetches = fetches.get(lane_host)
             if host_fetches is None:
-                fetches[prepared.host] = [fetch]
+                fetches[lane_host] = [fetch]
             else:
                 host_fetches.append(fetch)
         for host, items in fetches.items():
@@ -471,7 +536,7 @@ class Scheduler(Generic[T]):
             return None
         size = max(1, min(self._limits.chunk_size, -(-len(queue) // lanes)))
         chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
-        call = asyncio.ensure_future(self._call(host, [f.prepared.request for f in chunk]))
+        call = asyncio.ensure_future(self._call(host, chunk))
         return chunk, self._clock(), call
 
     def _drop(self, chunk: list[_Fetch[T]]) -> None:
@@ -495,6 +560,16 @@ class Scheduler(Generic[T]):
         for _, seconds in outcomes:
             latency.add(mean if seconds is None else seconds, now)
         for fetch, (result, seconds) in zip(chunk, outcomes, strict=True):
+            took = mean if seconds is None else seconds
+            # Lag: how much later than due the answer came, beyond the call's own time
+            # (waits for lanes, slots, variables and the calls before it in its chunk).
+            self._note_lag(now - fetch.due - took, fetch.ttl)
+            if took > self._limits.slow_call:
+                self._slow_keys.add(fetch.key)
+                self._fast_keys.discard(fetch.key)
+            else:
+                self._slow_keys.discard(fetch.key)
+                self._fast_keys.add(fetch.key)
             if isinstance(result, PollFailure):
                 shared = _Shared(at=fetch.due, ttl=fetch.ttl, error=result)
             else:
@@ -510,13 +585,20 @@ class Scheduler(Generic[T]):
             self._deliver_members(fetch.members, shared)
 
     async def _call(
-        self, host: str, requests: list[Any]
+        self, host: str, chunk: list[_Fetch[T]]
     ) -> list[tuple[Any | PollFailure, float | None]]:
         """Run one chunk of requests to ``host`` within the concurrency limits."""
+        requests = [f.prepared.request for f in chunk]
         host_limit = self._hosts.get(host)
         if host_limit is None:
             host_limit = self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
-        async with host_limit, self._global:
+        # Requests not known to be quick (slow, or never called) first take one of the
+        # slots they may share, then a global one: the reserved slots stay for quick ones.
+        quick = not host.endswith(SLOW_SUFFIX) and all(f.key in self._fast_keys for f in chunk)
+        slow: contextlib.AbstractAsyncContextManager[Any] = (
+            contextlib.nullcontext() if quick else self._slow_global
+        )
+        async with host_limit, slow, self._global:
             if self._stopping:
                 return [(PollFailure(STOPPED, "shutting down"), None)] * len(requests)
             self.http_calls += len(requests)

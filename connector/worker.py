@@ -3,8 +3,12 @@
 Lifecycle rules:
 
 * the cluster (REST or gRPC) being unavailable never stops anything: discovery retries with
-  backoff while the pollers keep their last known set, publishes are retried at the next
-  interval, and each connectivity change is logged once (not once per poll);
+  backoff while the pollers keep their last known set, and each connectivity change is
+  logged once (not once per poll);
+* an observed activation is never lost nor published twice: a publish that fails is retried
+  with the same message id and variables (no re-poll meanwhile) until it succeeds or the
+  instance stops waiting, and nothing more is published for an element instance while the
+  cluster still lists it as waiting, whatever the message TTL;
 * SIGTERM/SIGINT stop the scheduling; in-flight polls and publishes get a grace period;
   the process then exits 0;
 * stateless: everything is rebuilt from the cluster on start.
@@ -15,9 +19,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import logging
 import math
+import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +74,13 @@ SECRET_REBIND_SECONDS = 60.0
 # Discovery retries back off up to 10 discovery intervals, and never beyond a minute.
 MAX_DISCOVERY_BACKOFF = 60.0
 DISCOVERY_BACKOFF_INTERVALS = 10
+# A kept activation's publish: each try retries transient errors this long, then the worker
+# waits (doubling up to the cap) and tries again while the instance is still waiting.
+PUBLISH_TRY_SECONDS = 5.0
+PUBLISH_RETRY_CAP = 30.0
+# After SIGTERM the process exits at the latest this long after the grace period, even when
+# a thread is stuck in a trickling response or a hung cluster call.
+HARD_EXIT_MARGIN = 3.0
 
 
 class LoaderClosed(Exception):
@@ -186,8 +201,15 @@ def same_value(a: Any, b: Any) -> bool:
 
 @dataclass
 class _Published:
+    """A message published for an element instance (kept while the instance is listed)."""
+
     message_id: str
-    until: float
+    process_instance_key: int
+
+
+def message_size(variables: Any) -> int:
+    """Serialized size of a message's variables, as sent to the gateway (JSON, UTF-8)."""
+    return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def _instance_fields(target: WaitingInstance) -> dict[str, Any]:
@@ -253,7 +275,9 @@ class Worker:
         self._evaluator = ResponseEvaluator(_FEEL_THREADS)
         self.scheduler: Scheduler[WaitingInstance] = Scheduler(
             self,
-            interval_of=lambda t: max(0.001, t.config.interval.total_seconds()),
+            interval_of=lambda t: max(
+                settings.min_poll_interval, t.config.interval.total_seconds()
+            ),
             describe=_instance_fields,
             limits=SchedulerLimits(
                 max_concurrency=settings.max_concurrency,
@@ -261,6 +285,8 @@ class Worker:
                 max_backoff=settings.max_backoff,
             ),
             metrics=self.metrics,
+            # Polls that read no variables never wait for the cluster's REST API.
+            split=lambda t: t.config.needs_variables,
         )
         self.definitions: dict[int, Definition] = {}
         self._variables = VariableLoader(
@@ -281,6 +307,14 @@ class Worker:
         self._active_elements: set[tuple[int, str]] = set()
         self.status_server: StatusServer | None = None
         self.activity = ActivityLog()  # recent events per element, for /inbound and the page
+        self.metrics.declare(
+            "publish_retries_total", "counter", "Retries of kept activations' publishes."
+        )
+        self.metrics.declare(
+            "duplicates_rejected_total",
+            "counter",
+            "Messages the broker dropped: same name, correlation key and message id.",
+        )
         self.metrics.gauge_function("pollers", lambda: float(len(self.scheduler)))
         self.metrics.gauge_function("cluster_up", lambda: 1.0 if self._rest_up else 0.0)
 
@@ -459,6 +493,18 @@ class Worker:
 
     def _apply(self, snapshot: Snapshot) -> None:
         self._last_discovery = time.time()
+        if snapshot.reset_reason is not None:
+            # Reused keys: a record of "published for instance K" would suppress the
+            # publish of a new instance that got key K.
+            log_event(
+                log,
+                "cluster state reset detected, forgetting published messages and bound requests",
+                logging.WARNING,
+                reason=snapshot.reset_reason,
+            )
+            self._published.clear()
+            self._bound.clear()
+            self._last_vars.clear()
         for definition in snapshot.new_definitions:
             ref = definition.ref
             log_event(
@@ -469,6 +515,20 @@ class Worker:
                 version=ref.version,
                 polling_elements=len(definition.configs),
             )
+            for config in definition.configs.values():
+                configured = config.interval.total_seconds()
+                if configured < self.settings.min_poll_interval:
+                    log_event(
+                        log,
+                        "polling interval below the minimum, raised",
+                        logging.WARNING,
+                        process_id=config.process_id,
+                        element_id=config.element_id,
+                        property="httpRequestInterval",
+                        configured=configured,
+                        used=self.settings.min_poll_interval,
+                        process_definition_key=str(ref.key),
+                    )
             for error in definition.errors:
                 log_event(
                     log,
@@ -626,8 +686,10 @@ class Worker:
                 self._note_failure(request.element, None, failure)
                 outcomes.append((failure, time.perf_counter() - started))
             except HttpTransportError as exc:
+                # Timed too: a call that hangs until its deadline marks its request slow.
                 failure = PollFailure("transport_error", str(exc))
-                outcomes.append((self._note_failure(request.element, None, failure), None))
+                self._note_failure(request.element, None, failure)
+                outcomes.append((failure, time.perf_counter() - started))
             except Exception as exc:  # a client bug must not take the chunk down
                 failure = PollFailure("transport_error", f"{type(exc).__name__}: {exc}")
                 outcomes.append((self._note_failure(request.element, None, failure), None))
@@ -669,49 +731,125 @@ class Worker:
             correlation_key=activation.correlation_key,
         )
         previous = self._published.get(target.key)
-        if (
-            previous is not None
-            and previous.message_id == activation.message_id
-            and time.monotonic() < previous.until
-        ):
-            # Already published; the query API has not caught up yet.
+        if previous is not None and previous.process_instance_key == target.process_instance_key:
+            # Published already; the query API has not caught up yet. Never again while the
+            # instance is listed: with a TTL of 0 the broker cannot tell a repeat apart.
             return "already_published"
+        size = message_size(activation.variables)
+        if size > self.settings.max_message_bytes:
+            # The broker would refuse it every time: a per-element error, not back-pressure.
+            self.metrics.inc("publish_failures_total")
+            failure = PollFailure(
+                "message_too_large",
+                f"process '{target.process_id}' element '{target.element_id}': the message "
+                f"variables are larger than {self.settings.max_message_bytes} bytes "
+                "(max-message-bytes); narrow resultVariable/resultExpression",
+            )
+            raise self._note_failure(label, target, failure)
         return await self._publish(target, activation)
 
+    def _still_waiting(self, target: WaitingInstance) -> bool:
+        poller = self.scheduler.get(target.key)
+        return (
+            poller is not None
+            and not poller.removed
+            and getattr(poller.target, "process_instance_key", None) == target.process_instance_key
+        )
+
     async def _publish(self, target: WaitingInstance, activation: Activation) -> str:
-        now = time.monotonic()
+        """Publish ``activation``, keeping it (same id and variables) until it is published
+        or the instance stops waiting. The poller stays busy meanwhile: no re-poll."""
         assert self._zeebe is not None
-        try:
-            outcome = await publish_message(self._zeebe, activation, tenant_id=target.tenant_id)
-        except PublishError as exc:
-            self._note_failure(target.config.label, target, "publish_error", exc)
-            self.metrics.inc("publish_failures_total")
-            cause = grpc_cause(exc, self.settings.auth_method)
-            if exc.transient or cause.cause in AUTH_CAUSES:
+        label = target.config.label
+        tries = 0
+        delay = 1.0
+        while True:
+            tries += 1
+            try:
+                outcome = await publish_message(
+                    self._zeebe,
+                    activation,
+                    tenant_id=target.tenant_id,
+                    deadline_seconds=PUBLISH_TRY_SECONDS,
+                )
+                break
+            except PublishError as exc:
+                self.metrics.inc("publish_failures_total")
+                cause = grpc_cause(exc, self.settings.auth_method)
+                # A rejected token is kept like an outage: the activation was observed and
+                # must survive until the credentials work again.
+                if not (exc.transient or cause.cause in AUTH_CAUSES):
+                    failure = PollFailure("publish_error", str(exc))
+                    raise self._note_failure(label, target, failure) from None
                 self._set_grpc_state(False, cause)
-            raise PollFailure("publish_error", str(exc)) from None
+                if tries == 1:
+                    self._note_failure(label, target, "publish_error", exc)
+                    log_event(
+                        log,
+                        "publish failed, keeping the activation and retrying",
+                        logging.WARNING,
+                        **_instance_fields(target),
+                        message_id=activation.message_id,
+                        reason=str(exc),
+                    )
+            self.metrics.inc("publish_retries_total")
+            waited = 0.0
+            while waited < delay:
+                if self._shutting_down:
+                    raise PollFailure(STOPPED, "shutting down")
+                if not self._still_waiting(target):
+                    log_event(
+                        log,
+                        "activation dropped: the instance no longer waits",
+                        **_instance_fields(target),
+                        message_id=activation.message_id,
+                    )
+                    return "abandoned"
+                step = min(0.5, delay - waited)
+                await asyncio.sleep(step)
+                waited += step
+            delay = min(delay * 2, PUBLISH_RETRY_CAP)
         self._set_grpc_state(True)
-        ttl = activation.ttl.total_seconds()
-        self._published[target.key] = _Published(activation.message_id, now + ttl)
+        self._published[target.key] = _Published(activation.message_id, target.process_instance_key)
+        fields = {
+            **_instance_fields(target),
+            "message_name": activation.message_name,
+            "correlation_key": activation.correlation_key,
+            "message_id": activation.message_id,
+        }
+        if outcome is PublishOutcome.DUPLICATE and tries == 1:
+            # Not a retry of ours: another instance's message holds this id (same name and
+            # correlation key), so the broker dropped this one and the instance still waits.
+            self.metrics.inc("duplicates_rejected_total")
+            self.activity.record(
+                label,
+                "duplicate_rejected",
+                f"message '{activation.message_name}' rejected as a duplicate message id: "
+                "make messageIdExpression unique per instance",
+                "ERROR",
+                element_instance_key=target.element_instance_key,
+                correlation_key=activation.correlation_key,
+            )
+            log_event(
+                log,
+                "message rejected as duplicate",
+                logging.WARNING,
+                **fields,
+                property="messageIdExpression",
+                reason="another message with the same name, correlation key and message id "
+                "is still buffered; make messageIdExpression unique per instance",
+            )
+            return "duplicate_rejected"
         self.metrics.inc("correlations_total")
-        duplicate = outcome is PublishOutcome.DUPLICATE
         self.activity.record(
-            target.config.label,
+            label,
             "published",
             f"message '{activation.message_name}' published"
-            + (" (rejected as a duplicate message id)" if duplicate else ""),
+            + (f" after {tries} tries" if tries > 1 else ""),
             element_instance_key=target.element_instance_key,
             correlation_key=activation.correlation_key,
         )
-        log_event(
-            log,
-            "correlated",
-            **_instance_fields(target),
-            message_name=activation.message_name,
-            correlation_key=activation.correlation_key,
-            message_id=activation.message_id,
-            duplicate=outcome is PublishOutcome.DUPLICATE or None,
-        )
+        log_event(log, "correlated", **fields, retried=tries > 1 or None)
         return "activated"
 
     def _note_failure(
@@ -837,4 +975,26 @@ async def run_worker(settings: Settings) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     worker = Worker(settings)
-    return await worker.run(stop)
+    watchdog = asyncio.ensure_future(_exit_watchdog(stop, settings.shutdown_grace))
+    try:
+        return await worker.run(stop)
+    finally:
+        watchdog.cancel()
+
+
+async def _exit_watchdog(stop: asyncio.Event, grace: float) -> None:
+    """Once stopping, end the process after the grace period plus a margin whatever is
+    still running: a thread stuck in a trickling response or a hung cluster call cannot be
+    interrupted, and the interpreter would wait for it at exit."""
+    await stop.wait()
+    timer = threading.Timer(grace + HARD_EXIT_MARGIN, _hard_exit)
+    timer.daemon = True
+    timer.start()
+
+
+def _hard_exit() -> None:
+    log_event(log, "threads still busy after the grace period, exiting", logging.WARNING)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -110,6 +110,7 @@ class DevEngine:
         self.grpc_port = 0
         self.rest_port = 0
         self.token_port = 0
+        self._outage = _OutageInterceptor()
 
     @property
     def scheme(self) -> str:
@@ -121,6 +122,11 @@ class DevEngine:
         if self._token_server is None:
             return None
         return f"{self.scheme}://{self.host}:{self.token_port}{TOKEN_PATH}"
+
+    def set_gateway_available(self, available: bool) -> None:
+        """Test hook: while unavailable, every Gateway call fails with UNAVAILABLE (as
+        during a gateway restart); the REST API keeps answering."""
+        self._outage.active = not available
 
     @property
     def grpc_address(self) -> str:
@@ -227,7 +233,9 @@ class DevEngine:
             auth = dataclasses.replace(auth, issuer=self.issuer)
         tls = self.options.tls
         context = server_context(tls.cert_path, tls.key_path) if tls is not None else None
-        interceptors = [AuthInterceptor(auth)] if auth.enabled else []
+        interceptors: list[Any] = [self._outage]
+        if auth.enabled:
+            interceptors.append(AuthInterceptor(auth))
         server = grpc.aio.server(interceptors=interceptors)
         gateway = GatewayService(
             self.engine, host=self.host, long_poll_ms=self.options.long_poll_ms
@@ -321,6 +329,29 @@ def _grpc_credentials(tls: TlsFiles) -> Any:
 
 
 # ---------------------------------------------------------------------------- CLI
+
+
+class _OutageInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Answers UNAVAILABLE to Gateway calls while ``active`` (see ``set_gateway_available``)."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        if not self.active or handler is None or not details.method.startswith("/gateway"):
+            return handler
+
+        async def unavailable(request: Any, context: Any) -> None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "gateway unavailable (test hook)")
+
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.response_streaming:
+            return grpc.unary_stream_rpc_method_handler(unavailable, **codec)
+        return grpc.unary_unary_rpc_method_handler(unavailable, **codec)
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,8 @@ import dataclasses
 import http.cookiejar
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -35,6 +36,7 @@ import requests
 import requests.adapters
 import requests.auth
 import requests.utils
+import urllib3.exceptions
 
 from connector import __version__
 from connector.http.auth import (
@@ -66,6 +68,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
+#: A request's total wall-clock time is its connect plus read timeout, and never more than
+#: this: read timeouts bound each wait for bytes, so a trickling body would never end.
+DEFAULT_MAX_REQUEST_SECONDS = 60.0
 #: Distinct origins remembered; past this the cache starts over (URLs come from process
 #: variables, so the set of hosts is not bounded by the deployment).
 _MAX_ORIGINS = 1024
@@ -135,8 +140,10 @@ class HttpClient:
         token_margin_seconds: float = 10.0,
         token_provider: TokenProvider | None = None,
         user_agent: str | None = None,
+        max_request_seconds: float = DEFAULT_MAX_REQUEST_SECONDS,
     ) -> None:
         self.max_response_bytes = max_response_bytes
+        self.max_request_seconds = max_request_seconds
         self.verify: bool | str = ca_bundle if (ca_bundle and verify_tls) else verify_tls
         self.tokens = token_provider or TokenProvider(margin_seconds=token_margin_seconds)
         session = _Session()
@@ -166,6 +173,7 @@ class HttpClient:
         more with a fresh token.
         """
         safe = redact_url(req.url)
+        deadline = time.monotonic() + self._total_seconds(req)
         response = self._send(req, safe)
         if response.status_code == 401 and isinstance(
             req.auth, OAuthClientCredentials | OAuthRefreshToken
@@ -175,7 +183,7 @@ class HttpClient:
             response = self._send(req, safe)
         if req.follow_redirects:
             response = self._follow(req, response, safe)
-        return self._read(req, response, safe)
+        return self._read(req, response, safe, deadline)
 
     def _follow(
         self, req: BoundRequest, response: requests.Response, safe: str
@@ -196,6 +204,11 @@ class HttpClient:
         return response
 
     # -- internals --------------------------------------------------------------------
+
+    def _total_seconds(self, req: BoundRequest) -> float:
+        timeouts = [t for t in (req.connect_timeout, req.read_timeout) if t is not None]
+        total = sum(timeouts) if len(timeouts) == 2 else self.max_request_seconds
+        return min(total, self.max_request_seconds)
 
     def _timeout(self, req: BoundRequest) -> tuple[float | None, float | None]:
         return (req.connect_timeout, req.read_timeout)
@@ -280,9 +293,15 @@ class HttpClient:
         self._origins[key] = known
         return known
 
-    def _read(self, req: BoundRequest, response: requests.Response, safe: str) -> HttpResponse:
+    def _read(
+        self,
+        req: BoundRequest,
+        response: requests.Response,
+        safe: str,
+        deadline: float = float("inf"),
+    ) -> HttpResponse:
         try:
-            raw = b"" if req.method == "HEAD" else self._read_capped(response, safe)
+            raw = b"" if req.method == "HEAD" else self._read_capped(response, safe, deadline)
         finally:
             response.close()
         content_type = response.headers.get("Content-Type")
@@ -313,7 +332,9 @@ class HttpClient:
                 url=safe,
             ) from None
 
-    def _read_capped(self, response: requests.Response, safe: str) -> bytes:
+    def _read_capped(
+        self, response: requests.Response, safe: str, deadline: float = float("inf")
+    ) -> bytes:
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -321,14 +342,19 @@ class HttpClient:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in _chunks(response):
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit, safe)
                 chunks.append(chunk)
-        except requests.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise HttpTransportError(
+                        "deadline", "the response took longer than its total timeout", url=safe
+                    )
+        except (requests.exceptions.ConnectionError, urllib3.exceptions.ReadTimeoutError):
             raise HttpTransportError("read_timeout", "reading the body failed", url=safe) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # read1 raises urllib3's own errors (iter_content wraps them in requests' ones).
             raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
         return b"".join(chunks)
 
@@ -395,6 +421,18 @@ def _origin_key(parts: Any) -> tuple[str, str, int | None]:
     scheme = parts.scheme.lower()
     port = parts.port or {"http": 80, "https": 443}.get(scheme)
     return scheme, (parts.hostname or "").lower(), port
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` returns whatever one socket read brings, where
+    ``iter_content`` would wait for a full chunk (a trickle of bytes never fills one)."""
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # urllib3 1.x
+        yield from response.iter_content(_CHUNK)
+        return
+    while chunk := read1(_CHUNK, decode_content=True):
+        yield chunk
 
 
 def _too_large(limit: int, safe: str) -> HttpTransportError:

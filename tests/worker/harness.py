@@ -112,6 +112,9 @@ class WorkerProcess:
             "json",
             "--shutdown-grace",
             "3",
+            # The tests poll fast on purpose (the default floor is 1 s).
+            "--min-poll-interval",
+            "0.05",
             *extra,
         ]
         self.proc = subprocess.Popen(
