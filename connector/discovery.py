@@ -766,15 +766,13 @@ class Discovery:
         try:
             configs, errors = load_elements(xml, source=source)
             ancestors = element_ancestors(xml) if configs else {}
-        except BpmnError as exc:
-            log.warning("definition %s is not readable BPMN: %s", ref.key, exc)
-            configs, errors, ancestors = [], [], {}
-        except Exception as exc:  # e.g. RecursionError: this definition only, not discovery
+        except Exception as exc:  # bad BPMN or a bug: this definition only, not discovery
+            reason = str(exc) if isinstance(exc, BpmnError) else f"{type(exc).__name__}: {exc}"
             log.warning(
                 "definition %s (%s) cannot be loaded, ignoring it: %s",
                 ref.key,
                 ref.process_id or "process",
-                f"{type(exc).__name__}: {exc}"[:300],
+                reason[:300],
             )
             configs, errors, ancestors = [], [], {}
         definition = Definition(

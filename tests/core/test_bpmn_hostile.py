@@ -202,6 +202,6 @@ def test_discovery_goes_on_past_hostile_definitions(caplog: pytest.LogCaptureFix
     assert deep is not None and list(deep.configs) == ["Wait"]
     assert len(deep.ancestors["Wait"]) == 1500
     messages = " ".join(r.getMessage() for r in caplog.records)
-    assert "definition 2 is not readable BPMN" in messages and "DOCTYPE" in messages
-    assert "definition 3 is not readable BPMN" in messages and "nested deeper" in messages
+    assert "definition 2 (p2) cannot be loaded" in messages and "DOCTYPE" in messages
+    assert "definition 3 (p3) cannot be loaded" in messages and "nested deeper" in messages
     assert CANARY not in messages
