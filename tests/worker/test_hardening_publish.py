@@ -61,6 +61,8 @@ def test_one_shot_activation_survives_a_gateway_outage(dev: DevEngine, ep: Scrip
         assert state(dev, key) == "ACTIVE"
         dev.set_gateway_available(True)
         until(lambda: state(dev, key) == "COMPLETED", 30, "correlation after the outage")
+        # the log line follows the publish answer: wait for it, then check it is the only one
+        worker.wait_log(lambda r: r["message"] == "correlated", 30)
         (correlated,) = worker.logs("correlated")
         assert correlated["retried"] is True
         variables = {v.name: v.value for v in dev.engine.variables(process_instance_key=key)}
@@ -136,6 +138,8 @@ def test_message_id_collision_is_reported_as_rejected_duplicate(
         assert record["element_id"] == "Wait" and record["property"] == "messageIdExpression"
         assert record["message_id"] == "same-id"
         until(lambda: sorted(state(dev, k) for k in keys) == ["ACTIVE", "COMPLETED"], 30)
+        # the log line follows the publish answer: wait for it, then check it is the only one
+        worker.wait_log(lambda r: r["message"] == "correlated", 30)
         (correlated,) = worker.logs("correlated")
         assert "duplicate" not in correlated
         assert metric(worker, "duplicates_rejected_total") == 1
