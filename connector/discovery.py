@@ -347,6 +347,8 @@ class Snapshot:
     requests: int
     duration: float
     skipped_other_shards: int = 0
+    #: waiting instances a full reconciliation found the increments had missed
+    repaired: int = 0
 
 
 # ---------------------------------------------------------------------------- sources
@@ -706,6 +708,10 @@ class Discovery:
 
     def definition(self, key: int) -> Definition | None:
         return self._cache.get(key)
+
+    def next_interval(self, default: float) -> float:
+        """Seconds until the next cycle (the complete scan keeps the configured interval)."""
+        return default
 
     def _load(self, ref: DefinitionRef, new: list[Definition]) -> Definition | None:
         cached = self._cache.get(ref.key)

@@ -70,8 +70,8 @@ AUTH_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 #: Every ``zeebe:property`` name the worker understands (Camunda's templates, all
-#: versions, and ours). ``processPollingInterval``/``operatePollingInterval`` are accepted
-#: and ignored: the worker discovers instances on its own schedule.
+#: versions, and ours). ``processPollingInterval`` sets how often the incremental discovery
+#: runs (the smallest of the live elements'); ``operatePollingInterval`` is accepted and ignored.
 KNOWN_PROPERTIES = frozenset(
     {
         "inbound.type",
@@ -196,6 +196,8 @@ class ElementConfig(BaseModel):
     skip_encoding: bool = False
 
     interval: dt.timedelta = DEFAULT_INTERVAL
+    #: ``processPollingInterval``: how soon new instances must be found (None: the worker's)
+    discovery_interval: dt.timedelta | None = None
 
     activation_condition: feel.Expression | None = None
     correlation_key_expression: feel.Expression
@@ -365,6 +367,10 @@ class _Builder:
         values["interval"] = self._guard(
             "httpRequestInterval",
             lambda: self._duration("httpRequestInterval", DEFAULT_INTERVAL, positive=True),
+        )
+        values["discovery_interval"] = self._guard(
+            "processPollingInterval",
+            lambda: self._duration("processPollingInterval", None, positive=True),
         )
         values["activation_condition"] = self._guard(
             "activationCondition", lambda: self._expression("activationCondition")
