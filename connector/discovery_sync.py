@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -157,6 +157,12 @@ class IncrementalDiscovery(Discovery):
         self.options = options or SyncOptions()
         self._clock = clock
         self._watermark: int | None = None  # newest lastUpdatedDate seen (cluster clock)
+        # (our monotonic time, watermark) when the watermark rose, and the highest watermark
+        # that a search has re-read at least ``overlap`` after it was first seen: nothing
+        # at or below it can still turn up, so later searches start there.
+        self._risen: deque[tuple[float, int]] = deque()
+        self._settled: int | None = None
+        self._last_search: float | None = None
         self._next_full: float | None = None  # None: reconcile on the next cycle
         self._updated: dict[tuple[int, str], int | None] = {}  # waiting key -> lastUpdated
         self._by_subscription: dict[int, tuple[int, str]] = {}
@@ -313,22 +319,38 @@ class IncrementalDiscovery(Discovery):
         items = data.get("items") or [] if isinstance(data, dict) else []
         return parse_timestamp(items[0].get("lastUpdatedDate")) if items else None
 
+    def _lower_bound(self) -> int | None:
+        """Where the next changes search starts: ``watermark - overlap``, or later once a
+        search made ``overlap`` after the watermark rose has re-read that window (a record
+        lagging at most ``overlap`` has then been seen; without this, a quiet cluster would
+        return the last burst of changes every cycle)."""
+        if self._watermark is None:
+            return None
+        if self._last_search is not None:
+            while self._risen and self._risen[0][0] + self.options.overlap <= self._last_search:
+                self._settled = self._risen.popleft()[1]
+        bound = self._watermark - int(self.options.overlap * 1000)
+        return bound if self._settled is None else max(bound, self._settled)
+
     def _changes(self) -> list[SubscriptionRow]:
         filter_: JsonObject = {}
-        if self._watermark is not None:
-            since = self._watermark - int(self.options.overlap * 1000)
+        since = self._lower_bound()
+        searched = self._clock()
+        if since is not None:
             filter_["lastUpdatedDate"] = {"$gt": format_timestamp(since)}
         sort = [
             {"field": "lastUpdatedDate", "order": "ASC"},
             {"field": "messageSubscriptionKey", "order": "ASC"},
         ]
         rows = list(self._search(filter_, sort))
-        for item in rows:
-            if item.updated_ms is not None and (
-                self._watermark is None or item.updated_ms > self._watermark
-            ):
-                self._watermark = item.updated_ms
+        self._last_search = searched
+        self._raise_watermark(max((r.updated_ms or 0 for r in rows), default=None), searched)
         return rows
+
+    def _raise_watermark(self, seen: int | None, at: float) -> None:
+        if seen is not None and (self._watermark is None or seen > self._watermark):
+            self._watermark = seen
+            self._risen.append((at, seen))
 
     def _instance(self, item: SubscriptionRow, new: list[Definition]) -> WaitingInstance | None:
         row = item.row
@@ -410,7 +432,7 @@ class IncrementalDiscovery(Discovery):
         first = self._watermark is None and not self._waiting
         if first:
             # Before the scan: whatever changes after it is newer than this.
-            self._watermark = self._anchor()
+            self._raise_watermark(self._anchor(), self._clock())
         watermark_before = self._watermark
         self._full_definitions(new)
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
