@@ -123,15 +123,15 @@ def subscription_row(item: Mapping[str, Any]) -> SubscriptionRow | None:
 
 
 def cycle_interval(default: float, minimum: float, definitions: Mapping[int, Definition]) -> float:
-    """The smallest ``processPollingInterval`` of the live elements (``default`` when none
-    asks for less), never below ``minimum``."""
+    """The configured ``default``, or the smallest ``processPollingInterval`` of the live
+    elements when that is shorter (an element never asks for less than ``minimum``)."""
     wanted = default
     for definition in definitions.values():
         for config in definition.configs.values():
             asked = getattr(config, "discovery_interval", None)
             if asked is not None:
-                wanted = min(wanted, asked.total_seconds())
-    return max(minimum, wanted)
+                wanted = min(wanted, max(minimum, asked.total_seconds()))
+    return wanted
 
 
 # ---------------------------------------------------------------------------- discovery

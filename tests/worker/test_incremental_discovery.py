@@ -286,6 +286,8 @@ def test_pace_follows_the_fastest_live_element(lagging: tuple[DevEngine, ManualC
     disc.options = SyncOptions(min_interval=0.05)
     assert disc.next_interval(5.0) == pytest.approx(0.1)
     assert Discovery(disc.rest).next_interval(5.0) == 5.0
+    # A shorter configured interval is never lengthened by the minimum.
+    assert disc.next_interval(0.01) == 0.01
 
 
 def test_build_discovery_honours_the_mode(lagging: tuple[DevEngine, ManualClock]) -> None:
