@@ -169,6 +169,10 @@ class IncrementalDiscovery(Discovery):
         self._refs: Counter[int] = Counter()  # definition key -> waiting instances
         self._latest: dict[tuple[str, str | None], Definition] = {}  # newest per process
         self._max_definition_key: dict[str | None, int] = {}  # per tenant filter
+        # Open subscriptions whose definition could not be read yet (XML not visible yet, or
+        # a transient failure): tried again every cycle, not just while in the overlap.
+        self._deferred: dict[int, SubscriptionRow] = {}
+        self._initialized = False
         self.repaired_total = 0
         self.full_cycles = 0
 
@@ -352,13 +356,22 @@ class IncrementalDiscovery(Discovery):
             self._watermark = seen
             self._risen.append((at, seen))
 
-    def _instance(self, item: SubscriptionRow, new: list[Definition]) -> WaitingInstance | None:
-        row = item.row
+    def _definition(self, row: WaitingRow, new: list[Definition]) -> Definition | None:
         definition = self._cache.get(row.process_definition_key)
         if definition is None:
             # An older version (or a deployment not seen yet): load it by key, once.
             ref = DefinitionRef(row.process_definition_key, "", None, row.tenant_id)
             definition = self._load(ref, new)
+        return definition
+
+    def _pending(self, item: SubscriptionRow, new: list[Definition]) -> bool:
+        """Whether the row's definition cannot be read yet (but may be later)."""
+        key = item.row.process_definition_key
+        return self._definition(item.row, new) is None and key not in self._unreadable
+
+    def _instance(self, item: SubscriptionRow, new: list[Definition]) -> WaitingInstance | None:
+        row = item.row
+        definition = self._definition(row, new)
         if definition is None or not definition.has_polling:
             return None
         config = definition.config_for(row.element_id, row.message_name)
@@ -400,9 +413,14 @@ class IncrementalDiscovery(Discovery):
     def _apply_changes(self, new: list[Definition]) -> set[tuple[int, str]]:
         """Apply the changed subscriptions; returns the waiting keys they closed."""
         closed: set[tuple[int, str]] = set()
-        for item in self._changes():
+        retry, self._deferred = list(self._deferred.values()), {}
+        for item in retry + self._changes():
             previous = self._by_subscription.get(item.subscription_key)
+            self._deferred.pop(item.subscription_key, None)  # a newer row supersedes it
             if item.state in OPEN_STATES:
+                if self._pending(item, new):
+                    self._deferred[item.subscription_key] = item
+                    continue
                 instance = self._instance(item, new)
                 owned = owns(item.row.element_instance_key, self.shard_index, self.shard_count)
                 if previous is not None and (instance is None or previous != instance.key):
@@ -429,7 +447,7 @@ class IncrementalDiscovery(Discovery):
 
     def _reconcile(self, new: list[Definition]) -> int:
         """The complete scan; returns how many entries the increments had missed."""
-        first = self._watermark is None and not self._waiting
+        first = not self._initialized
         if first:
             # Before the scan: whatever changes after it is newer than this.
             self._raise_watermark(self._anchor(), self._clock())
@@ -440,6 +458,9 @@ class IncrementalDiscovery(Discovery):
         for item in self._search({"messageSubscriptionState": {"$in": sorted(OPEN_STATES)}}, sort):
             if not owns(item.row.element_instance_key, self.shard_index, self.shard_count):
                 continue
+            if self._pending(item, new):
+                self._deferred[item.subscription_key] = item
+                continue
             instance = self._instance(item, new)
             if instance is not None:
                 scanned[instance.key] = (instance, item)
@@ -447,6 +468,7 @@ class IncrementalDiscovery(Discovery):
             for key, (instance, item) in scanned.items():
                 self._by_subscription[item.subscription_key] = key
                 self._add(key, instance, item.updated_ms)
+            self._initialized = True
             return 0
         # What changed during the scan is read now, so that only real misses remain.
         closed = self._apply_changes(new)

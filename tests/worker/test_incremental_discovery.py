@@ -307,3 +307,26 @@ def test_timestamps_round_trip() -> None:
     assert parse_timestamp("2023-11-14T22:13:20.123+0000") == ms
     assert parse_timestamp("2023-11-14T22:13:20.123+00:00") == ms
     assert parse_timestamp("not a date") is None
+
+
+def test_instance_whose_definition_is_not_readable_yet_is_picked_up_later(
+    lagging: tuple[DevEngine, ManualClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev, clock = lagging
+    deploy(dev, catch_process("one", polling_properties(URL)))
+    first = start(dev, "one", 0)
+    settle(clock)
+    disc = incremental(dev, clock)
+    disc.cycle()
+    deploy(dev, catch_process("two", polling_properties(URL)))
+    second = start(dev, "two", 1)
+    settle(clock)
+    monkeypatch.setattr(disc.rest, "xml", lambda key: None)  # XML not visible yet
+    assert waiting_piks(disc.cycle()) == {first}
+    clock.advance(60_000)  # long past the overlap window: the change is not re-read
+    disc.cycle()
+    assert waiting_piks(disc.cycle()) == {first}
+    monkeypatch.undo()
+    snapshot = disc.cycle()
+    assert waiting_piks(snapshot) == {first, second}
+    assert [d.ref.process_id for d in snapshot.new_definitions] == ["two"]
