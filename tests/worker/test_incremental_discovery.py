@@ -330,3 +330,31 @@ def test_instance_whose_definition_is_not_readable_yet_is_picked_up_later(
     snapshot = disc.cycle()
     assert waiting_piks(snapshot) == {first, second}
     assert [d.ref.process_id for d in snapshot.new_definitions] == ["two"]
+
+
+def test_engine_last_updated_filter_answers_exactly_the_changes(
+    lagging: tuple[DevEngine, ManualClock],
+) -> None:
+    dev, clock = lagging
+    deploy(dev, catch_process("upd", polling_properties(URL)))
+    old = start(dev, "upd", 0)
+    cancelled = start(dev, "upd", 1)
+    clock.advance(1_000)
+    boundary = clock.now_ms()
+    fresh = start(dev, "upd", 2)
+    dev.engine.cancel_process_instance(cancelled)
+    settle(clock)
+    client = RestClient(dev.rest_url)
+
+    def search(operator: str, at: int) -> dict[int, str]:
+        body = {
+            "filter": {"lastUpdatedDate": {operator: format_timestamp(at)}},
+            "sort": [{"field": "lastUpdatedDate", "order": "ASC"}],
+        }
+        items = client.post("/v2/message-subscriptions/search", body)["items"]
+        return {int(i["processInstanceKey"]): i["messageSubscriptionState"] for i in items}
+
+    assert search("$gte", boundary) == {fresh: "CREATED", cancelled: "DELETED"}
+    assert search("$gt", boundary) == {}
+    assert search("$gt", boundary - 1) == {fresh: "CREATED", cancelled: "DELETED"}
+    assert old in search("$lt", boundary)
