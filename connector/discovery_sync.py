@@ -336,7 +336,7 @@ class IncrementalDiscovery(Discovery):
         bound = self._watermark - int(self.options.overlap * 1000)
         return bound if self._settled is None else max(bound, self._settled)
 
-    def _changes(self) -> list[SubscriptionRow]:
+    def _changes(self) -> tuple[list[SubscriptionRow], float]:
         filter_: JsonObject = {}
         since = self._lower_bound()
         searched = self._clock()
@@ -346,10 +346,13 @@ class IncrementalDiscovery(Discovery):
             {"field": "lastUpdatedDate", "order": "ASC"},
             {"field": "messageSubscriptionKey", "order": "ASC"},
         ]
-        rows = list(self._search(filter_, sort))
+        return list(self._search(filter_, sort)), searched
+
+    def _commit(self, rows: list[SubscriptionRow], searched: float) -> None:
+        """Move the watermark past rows once they are applied (a failure before that
+        reads them again next cycle)."""
         self._last_search = searched
         self._raise_watermark(max((r.updated_ms or 0 for r in rows), default=None), searched)
-        return rows
 
     def _raise_watermark(self, seen: int | None, at: float) -> None:
         if seen is not None and (self._watermark is None or seen > self._watermark):
@@ -413,8 +416,24 @@ class IncrementalDiscovery(Discovery):
     def _apply_changes(self, new: list[Definition]) -> set[tuple[int, str]]:
         """Apply the changed subscriptions; returns the waiting keys they closed."""
         closed: set[tuple[int, str]] = set()
+        rows, searched = self._changes()
         retry, self._deferred = list(self._deferred.values()), {}
-        for item in retry + self._changes():
+        try:
+            self._apply_rows(retry + rows, closed, new)
+        except BaseException:
+            for item in retry:  # still unresolved: keep them for the next cycle
+                self._deferred.setdefault(item.subscription_key, item)
+            raise
+        self._commit(rows, searched)
+        return closed
+
+    def _apply_rows(
+        self,
+        rows: list[SubscriptionRow],
+        closed: set[tuple[int, str]],
+        new: list[Definition],
+    ) -> None:
+        for item in rows:
             previous = self._by_subscription.get(item.subscription_key)
             self._deferred.pop(item.subscription_key, None)  # a newer row supersedes it
             if item.state in OPEN_STATES:
@@ -441,7 +460,6 @@ class IncrementalDiscovery(Discovery):
                 if key is not None:
                     self._remove(key)
                     closed.add(key)
-        return closed
 
     # ------------------------------------------------------------------ reconciliation
 
