@@ -18,7 +18,7 @@ from connector.config import load_settings
 from connector.devengine.clock import ManualClock
 from connector.devengine.contract import VERSIONS, request_violations
 from connector.devengine.server import DevEngine, DevEngineOptions
-from connector.discovery import Discovery, RestClient, RestV2Source, Snapshot
+from connector.discovery import ClusterError, Discovery, RestClient, RestV2Source, Snapshot
 from connector.discovery_sync import (
     IncrementalDiscovery,
     SyncOptions,
@@ -358,3 +358,25 @@ def test_engine_last_updated_filter_answers_exactly_the_changes(
     assert search("$gt", boundary) == {}
     assert search("$gt", boundary - 1) == {fresh: "CREATED", cancelled: "DELETED"}
     assert old in search("$lt", boundary)
+
+
+def test_a_failed_cycle_loses_nothing(
+    lagging: tuple[DevEngine, ManualClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev, clock = lagging
+    deploy(dev, catch_process("ok", polling_properties(URL)))
+    disc = incremental(dev, clock, overlap=1.0)
+    disc.cycle()
+    deploy(dev, catch_process("flaky", polling_properties(URL)))
+    pik = start(dev, "flaky", 0)
+    settle(clock)
+
+    def unavailable(key: int) -> str:
+        raise ClusterError("GET xml answered 503", status=503, transient=True)
+
+    monkeypatch.setattr(disc.rest, "xml", unavailable)
+    with pytest.raises(ClusterError):
+        disc.cycle()
+    clock.advance(60_000)  # far beyond the overlap
+    monkeypatch.undo()
+    assert waiting_piks(disc.cycle()) == {pik}
