@@ -144,8 +144,12 @@ class Bench:
         return pik
 
     def populate(self, count: int) -> None:
+        # Spread over a simulated minute or more (1 ms apart at least), as instances arrive
+        # in a real cluster: not all within one overlap window.
+        step = max(1, 60_000 // max(1, count))
         for _ in range(count):
             self.start()
+            self.clock.advance(step)
 
     def run_phase(self, minutes: float, churn: int) -> dict[str, PhaseResult]:
         cycle_ms = int(self.args.interval * 1000)
@@ -220,6 +224,7 @@ def run_size(size: int, args: argparse.Namespace) -> list[str]:
             assert len(mode.waiting) == size, (mode.name, len(mode.waiting))
         # Warm-up: let the overlap window pass so the steady state is the steady state.
         bench.run_phase(0.5, 0)
+        print(f"  ({size}: set up in {time.monotonic() - populated:.0f} s)", file=sys.stderr)
         phases = {
             "steady": bench.run_phase(args.minutes, 0),
             f"churn {args.churn}/s": bench.run_phase(args.minutes, args.churn),
