@@ -494,7 +494,8 @@ class RestV2Source:
 
     def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
-        filter_: JsonObject = {"messageSubscriptionState": "CREATED"}
+        # A migrated instance keeps its subscription (state MIGRATED, at the target's element).
+        filter_: JsonObject = {"messageSubscriptionState": {"$in": ["CREATED", "MIGRATED"]}}
         if self.tenant_ids:
             filter_["tenantId"] = {"$in": list(self.tenant_ids)}
         for item in self._search("/v2/message-subscriptions/search", filter_, sort):

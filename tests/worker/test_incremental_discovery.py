@@ -380,3 +380,14 @@ def test_a_failed_cycle_loses_nothing(
     clock.advance(60_000)  # far beyond the overlap
     monkeypatch.undo()
     assert waiting_piks(disc.cycle()) == {pik}
+
+
+def test_full_scan_serves_migrated_instances_too(lagging: tuple[DevEngine, ManualClock]) -> None:
+    dev, clock = lagging
+    deploy(dev, catch_process("fm", polling_properties(URL)))
+    pik = start(dev, "fm", 0)
+    v2 = deploy(dev, catch_process("fm", polling_properties(URL, interval="PT4S")))
+    dev.engine.migrate_process_instance(pik, v2)
+    settle(clock)
+    [instance] = Discovery(RestV2Source(RestClient(dev.rest_url))).cycle().waiting.values()
+    assert instance.process_definition_key == v2
