@@ -27,6 +27,7 @@ from connector.redaction import redact, register, register_url_credentials
 AuthMethod = Literal["none", "basic", "oidc"]
 LogFormat = Literal["plain", "json"]
 DiscoverySourceName = Literal["rest", "operate"]
+DiscoveryMode = Literal["incremental", "full"]
 
 SAAS_TOKEN_URL = "https://login.cloud.camunda.io/oauth/token"
 SAAS_AUDIENCE = "zeebe.camunda.io"
@@ -68,6 +69,10 @@ class Settings(BaseModel):
     discovery_interval: float = 5.0
     page_size: int = 500
     variables_batch_size: int = 100
+    discovery_mode: DiscoveryMode = "incremental"
+    discovery_overlap: float = 10.0
+    full_reconciliation_interval: float = 300.0
+    min_discovery_interval: float = 1.0
 
     max_concurrency: int = 32
     max_per_host: int = 8
@@ -288,6 +293,39 @@ OPTIONS: tuple[Option, ...] = (
         ("CONNECTOR_VARIABLES_BATCH_SIZE",),
         "int",
         "process instances per variables search (default 100)",
+    ),
+    Option(
+        "discovery_mode",
+        "--discovery-mode",
+        ("CONNECTOR_DISCOVERY_MODE",),
+        "choice",
+        "incremental (each cycle reads only changed subscriptions and new deployments; REST "
+        "source) or full (the complete scan every cycle)",
+        choices=("incremental", "full"),
+    ),
+    Option(
+        "discovery_overlap",
+        "--discovery-overlap",
+        ("CONNECTOR_DISCOVERY_OVERLAP",),
+        "duration",
+        "incremental discovery re-reads changes this far behind the newest one seen, for "
+        "records that become visible late: seconds or ISO 8601 (default 10)",
+    ),
+    Option(
+        "full_reconciliation_interval",
+        "--full-reconciliation-interval",
+        ("CONNECTOR_FULL_RECONCILIATION_INTERVAL",),
+        "duration",
+        "how often incremental discovery runs the complete scan and repairs what it missed: "
+        "seconds or ISO 8601 (default 300)",
+    ),
+    Option(
+        "min_discovery_interval",
+        "--min-discovery-interval",
+        ("CONNECTOR_MIN_DISCOVERY_INTERVAL",),
+        "duration",
+        "lower bound of the discovery interval that elements' processPollingInterval may ask "
+        "for: seconds or ISO 8601 (default 1)",
     ),
     Option(
         "max_concurrency",
@@ -628,9 +666,16 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
     for field in positive:
         if field in values and values[field] < 1:
             problems.append(f"{_name(field)}: must be at least 1")
-    for field in ("discovery_interval", "max_backoff"):
+    for field in (
+        "discovery_interval",
+        "max_backoff",
+        "full_reconciliation_interval",
+        "min_discovery_interval",
+    ):
         if field in values and values[field] <= 0:
             problems.append(f"{_name(field)}: must be greater than zero")
+    if values.get("discovery_overlap", 0) < 0:
+        problems.append(f"{_name('discovery_overlap')}: must not be negative")
     if values.get("shutdown_grace", 0) < 0:
         problems.append(f"{_name('shutdown_grace')}: must not be negative")
     if values.get("max_message_bytes", 1) < 1:

@@ -353,6 +353,8 @@ class Snapshot:
     skipped_other_shards: int = 0
     #: Why the cluster looks reset (keys reused), when it does: records kept by key are stale.
     reset_reason: str | None = None
+    #: waiting instances a full reconciliation found the increments had missed
+    repaired: int = 0
 
 
 # ---------------------------------------------------------------------------- sources
@@ -498,7 +500,8 @@ class RestV2Source:
 
     def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
-        filter_: JsonObject = {"messageSubscriptionState": "CREATED"}
+        # A migrated instance keeps its subscription (state MIGRATED, at the target's element).
+        filter_: JsonObject = {"messageSubscriptionState": {"$in": ["CREATED", "MIGRATED"]}}
         if self.tenant_ids:
             filter_["tenantId"] = {"$in": list(self.tenant_ids)}
         for item in self._search("/v2/message-subscriptions/search", filter_, sort):
@@ -729,6 +732,10 @@ class Discovery:
 
     def definition(self, key: int) -> Definition | None:
         return self._cache.get(key)
+
+    def next_interval(self, default: float) -> float:
+        """Seconds until the next cycle (the complete scan keeps the configured interval)."""
+        return default
 
     def _load(self, ref: DefinitionRef, new: list[Definition]) -> Definition | None:
         cached = self._cache.get(ref.key)

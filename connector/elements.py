@@ -157,6 +157,8 @@ class ElementConfig(BaseModel):
     skip_encoding: bool = False
 
     interval: dt.timedelta = DEFAULT_INTERVAL
+    #: ``processPollingInterval``: how soon new instances must be found (None: the worker's)
+    discovery_interval: dt.timedelta | None = None
 
     activation_condition: feel.Expression | None = None
     correlation_key_expression: feel.Expression
@@ -519,8 +521,10 @@ PROPERTIES: tuple[Property, ...] = (
     P("followRedirects",              "follow_redirects",            B.boolean,                   "request", False, "follow_redirects"),
     P("skipEncoding",                 "skip_encoding",               B.boolean,                   "request", False, "skip_encoding"),
     P("httpRequestInterval",          "interval",                    B.positive_duration,         "schedule", DEFAULT_INTERVAL),
-    # Accepted and ignored: the worker discovers instances on its own schedule.
-    P("processPollingInterval",       None,                          None,                        "ignored", in_template=False),
+    # How soon new instances must be found: the incremental discovery runs at the smallest
+    # interval of the live elements (bounded below by --min-discovery-interval).
+    P("processPollingInterval",       "discovery_interval",          B.positive_duration,         "schedule", in_template=False),
+    # Accepted and ignored: the Operate source runs at the worker's discovery interval.
     P("operatePollingInterval",       None,                          None,                        "ignored", in_template=False),
     P("activationCondition",          "activation_condition",        B.expression,                "response"),
     P("correlationKeyExpression",     "correlation_key_expression",  B.required_expression,       "response"),

@@ -177,13 +177,22 @@ class Metrics:
             "counter",
             "Status-port connections refused or closed: malformed, oversized, slow, evicted.",
         )
+        self.declare(
+            "discovery_repaired_total",
+            "counter",
+            "Waiting instances a full reconciliation found the incremental sync had missed.",
+        )
         # Families that always have series (no labels) exist from the start, so a scrape
         # right after start-up already shows them at zero.
         for name in ("pollers", "cluster_up", "invalid_elements", "correlations_total"):
             self._family(name, ())
         for name in ("publish_failures_total", "http_requests_total"):
             self._family(name, ())
-        for name in ("discovery_requests_total", "discovery_failures_total"):
+        for name in (
+            "discovery_requests_total",
+            "discovery_failures_total",
+            "discovery_repaired_total",
+        ):
             self._family(name, ())
         for name in ("http_request_duration_seconds", "discovery_duration_seconds"):
             self._family(name, ())

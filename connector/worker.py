@@ -48,6 +48,7 @@ from connector.discovery import (
     WaitingInstance,
     build_source,
 )
+from connector.discovery_sync import build_discovery
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.http.oauth import SHARED_PROVIDER
@@ -246,12 +247,7 @@ class Worker:
         self._auth = cluster_auth(settings)
         if discovery is None:
             source, self._rest_client = build_source(settings, self._auth)
-            discovery = Discovery(
-                source,
-                shard_index=settings.shard_index,
-                shard_count=settings.shard_count,
-                batch_size=settings.variables_batch_size,
-            )
+            discovery = build_discovery(source, settings)
         self.discovery = discovery
         self.http = http or HttpClient(
             max_response_bytes=settings.max_response_bytes,
@@ -431,7 +427,10 @@ class Worker:
                 self._apply(snapshot)
                 self.metrics.observe("discovery_duration_seconds", snapshot.duration)
                 self.metrics.inc("discovery_requests_total", float(snapshot.requests))
-                delay = max(0.0, interval - (time.monotonic() - started))
+                self.metrics.inc("discovery_repaired_total", float(snapshot.repaired))
+                # The smallest processPollingInterval of the live elements (incremental).
+                pace = self.discovery.next_interval(interval)
+                delay = max(0.0, pace - (time.monotonic() - started))
             if self._grpc_up is not True:
                 await self._check_grpc()
             with contextlib.suppress(TimeoutError):

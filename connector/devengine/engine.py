@@ -185,6 +185,35 @@ class Engine:
             self._rt.cancel_instance(pi)
             self._rt.run()
 
+    def lag_subscription_records(self, extra_ms: int) -> None:
+        """Make subscription records written from now on visible ``extra_ms`` later than the
+        query visibility delay (0 ends it): a lagging exporter, for tests of the discovery's
+        overlap window. Needs ``query_visibility_delay_ms`` > 0."""
+        with self._lock:
+            self._rt.subscription_lag_ms = max(0, extra_ms)
+
+    def migrate_process_instance(
+        self,
+        process_instance_key: int,
+        target_process_definition_key: int,
+        mapping: Mapping[str, str] | None = None,
+    ) -> None:
+        """Migrate an active instance to another definition (element ids through ``mapping``,
+        unmapped ones keep their id); message subscriptions are recorded MIGRATED."""
+        with self._lock:
+            pi = self._rt.instances.get(process_instance_key)
+            target = self._rt.definitions.get(target_process_definition_key)
+            if pi is None or target is None:
+                raise rejection(
+                    "NOT_FOUND",
+                    "MIGRATE",
+                    f"Expected to migrate process instance '{process_instance_key}' to "
+                    f"process definition '{target_process_definition_key}', but one of them "
+                    "was not found",
+                )
+            self._rt.migrate(pi, target, mapping or {})
+            self._rt.run()
+
     def set_variables(
         self, element_instance_key: int, variables: Mapping[str, Any], local: bool = False
     ) -> int:
@@ -571,10 +600,19 @@ class Engine:
         process_definition_id: TextFilter = None,
         message_name: TextFilter = None,
         correlation_key: TextFilter = None,
+        updated_from_ms: int | None = None,
         after_key: int | None = None,
         limit: int | None = None,
     ) -> list[MessageSubscriptionRecord]:
+        """``updated_from_ms``: only records written at or after it may match (the REST
+        layer still checks the visible record's ``lastUpdatedDate`` exactly)."""
         with self._lock:
+            if updated_from_ms is not None:
+                changed = self._rt.subscriptions_updated_since(updated_from_ms)
+                if key is not None:
+                    wanted = key if isinstance(key, list | tuple | set | frozenset) else (key,)
+                    changed = changed & frozenset(wanted)
+                key = changed
             filters = {
                 "key": key,
                 "process_instance_key": process_instance_key,

@@ -8,6 +8,7 @@ before the command returns, so long chains of elements never recurse deeply.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, InvalidStateError
@@ -144,6 +145,12 @@ class Runtime:
         self.incident_table: Table[IncidentRecord] = Table(
             ("key", "process_instance_key", "state"), d
         )
+        # (write time, subscription key) of every subscription version, in write order: a
+        # ``lastUpdatedDate > t`` search reads only what changed since t, not every record.
+        self.subscription_updates: list[tuple[int, int]] = []
+        # Extra visibility lag of subscription records written from now on (with a query
+        # delay): one exporter falling behind the others, so a change shows up late.
+        self.subscription_lag_ms = 0
 
     # ------------------------------------------------------------------ agenda
 
@@ -233,7 +240,19 @@ class Runtime:
                 tenant_id=sub.tenant_id,
             ),
             self.now(),
+            self.subscription_lag_ms,
         )
+        entry = (self.now(), sub.key)
+        if self.subscription_updates and self.subscription_updates[-1] > entry:
+            insort(self.subscription_updates, entry)  # a wall clock stepped back
+        else:
+            self.subscription_updates.append(entry)
+
+    def subscriptions_updated_since(self, from_ms: int) -> frozenset[int]:
+        """Keys of subscriptions written at or after ``from_ms`` (a superset of the visible
+        ones updated since then: the caller re-checks the visible record)."""
+        start = bisect_left(self.subscription_updates, (from_ms, -(2**63)))
+        return frozenset(key for _, key in self.subscription_updates[start:])
 
     def record_incident(self, incident: Incident) -> None:
         ei = incident.element_instance
@@ -491,6 +510,48 @@ class Runtime:
         ei.joins.clear()
         self._detach(ei)
         self.record_element(ei)
+
+    def migrate(
+        self, pi: ProcessInstance, target: ProcessDefinition, mapping: Mapping[str, str]
+    ) -> None:
+        """Move an active instance to ``target`` (element ids through ``mapping``, unmapped
+        ones keep their id). As Zeebe records it: each open message subscription whose event
+        exists in the target is MIGRATED (it stays open, now at the target's element), a
+        boundary subscription without a target event is DELETED."""
+        actives = [ei for ei in self.element_instances.values() if ei.process_instance is pi]
+        for ei in actives:
+            if ei.flow_scope is not None and mapping.get(ei.element.id, ei.element.id) not in (
+                target.model.elements
+            ):
+                raise EngineError(
+                    "INVALID_ARGUMENT",
+                    f"active element '{ei.element.id}' has no target in process definition "
+                    f"'{target.key}'",
+                )
+        subscriptions = [
+            (ei, self.subscriptions.by_key[k])
+            for ei in actives
+            for k in ei.subscription_keys
+            if k in self.subscriptions.by_key
+        ]
+        for _, sub in subscriptions:
+            self.subscriptions.close(sub)  # re-indexed below under the target's process id
+        pi.definition = target
+        for ei in actives:
+            new_id = mapping.get(ei.element.id, ei.element.id)
+            ei.element = target.model.elements[new_id]
+            self.record_element(ei)
+        for ei, sub in subscriptions:
+            new_id = mapping.get(sub.element_id, sub.element_id)
+            if new_id in target.model.elements:
+                sub.element_id = new_id
+                sub.state = "MIGRATED"
+                self.subscriptions.open(sub)
+            else:
+                sub.state = "DELETED"
+                ei.subscription_keys.remove(sub.key)
+            self.record_subscription(sub)
+        self.record_instance(pi)
 
     def cancel_instance(self, pi: ProcessInstance) -> None:
         assert pi.root is not None

@@ -57,8 +57,9 @@ class Table(Generic[R]):
     def __len__(self) -> int:
         return len(self._latest)
 
-    def put(self, key: int, record: R, now_ms: int) -> None:
-        """Write a new version of ``key``'s record, visible from ``now_ms + delay``."""
+    def put(self, key: int, record: R, now_ms: int, extra_delay_ms: int = 0) -> None:
+        """Write a new version of ``key``'s record, visible from ``now_ms + delay`` (plus
+        ``extra_delay_ms``: one slow exporter; only for tables with a delay)."""
         old = self._latest.get(key)
         self._latest[key] = record
         if self._delay == 0:
@@ -66,7 +67,7 @@ class Table(Generic[R]):
                 self._unindex(key, old, record)
         else:
             versions = self._history.setdefault(key, [])
-            versions.append((now_ms + self._delay, record))
+            versions.append((now_ms + self._delay + max(0, extra_delay_ms), record))
             self._prune(versions, now_ms)
         for get, index in self._all_indexes:
             _add(index.setdefault(get(record), []), key)

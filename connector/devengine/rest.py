@@ -1285,12 +1285,35 @@ class RestApi:
                 "elementInstanceKey": "element_instance_key",
                 "messageSubscriptionState": "state",
             },
-            query=self.engine.message_subscriptions,
+            query=self._subscription_query(request.body),
             count=functools.partial(self.engine.count, "message_subscriptions"),
             record_key=_record_key,
             to_item=message_subscription_item,
         )
         return self._search(request, endpoint, "messageSubscription")
+
+    def _subscription_query(self, body: Json) -> Callable[..., list[Any]]:
+        """The engine query, narrowed to recent writes for a ``lastUpdatedDate`` lower bound
+        (an incremental sync then costs the changes, not every subscription ever made)."""
+        raw = body.get("filter") if isinstance(body, dict) else None
+        condition = raw.get("lastUpdatedDate") if isinstance(raw, dict) else None
+        bounds: list[str] = []
+        if isinstance(condition, str):
+            bounds.append(condition)
+        elif isinstance(condition, dict):
+            bounds.extend(
+                v
+                for op, v in condition.items()
+                if op in ("$gt", "$gte", "$eq") and isinstance(v, str)
+            )
+        if not bounds:
+            return self.engine.message_subscriptions
+        try:
+            moment = max(parse_date(b, "filter.lastUpdatedDate") for b in bounds)
+        except ApiError:
+            return self.engine.message_subscriptions  # the filter check reports it
+        from_ms = int(moment.timestamp() * 1000)
+        return functools.partial(self.engine.message_subscriptions, updated_from_ms=from_ms)
 
     def publish(self, request: Request) -> Response:
         body = request.body
