@@ -682,7 +682,7 @@ def element_ancestors(xml: str | bytes) -> dict[str, tuple[str, ...]]:
         return {}
 
 
-def _reused(cached: DefinitionRef, ref: DefinitionRef) -> bool:
+def reuses_key(cached: DefinitionRef, ref: DefinitionRef) -> bool:
     """Whether ``ref`` (from the definitions list) describes another definition than the
     cached one under the same key. Refs made from waiting rows carry no process id or
     version and so never count as a mismatch."""
@@ -740,7 +740,7 @@ class Discovery:
     def _load(self, ref: DefinitionRef, new: list[Definition]) -> Definition | None:
         cached = self._cache.get(ref.key)
         if cached is not None:
-            if not _reused(cached.ref, ref):
+            if not reuses_key(cached.ref, ref):
                 return cached
             # The cluster lost its state (a restart, a wiped cluster) and reuses keys.
             log.warning(

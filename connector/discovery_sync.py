@@ -44,6 +44,7 @@ from connector.discovery import (
     Source,
     WaitingInstance,
     WaitingRow,
+    reuses_key,
 )
 from connector.observability import log_event
 from connector.sharding import owns
@@ -197,7 +198,18 @@ class IncrementalDiscovery(Discovery):
             self.full_cycles += 1
         else:
             self._new_definitions(new)
-            self._apply_changes(new)
+            if self._reset_reason is None:
+                self._apply_changes(new)
+        reset, self._reset_reason = self._reset_reason, None
+        if reset is not None:
+            # Everything kept by key (definitions, subscriptions, the watermark) describes
+            # a cluster that no longer exists: start again as on the first cycle.
+            self._forget()
+            new, repaired = [], 0
+            self._reconcile(new)
+            self._reset_reason = None  # nothing learnt yet can be stale
+            self._next_full = now + self.options.full_reconciliation_interval
+            self.full_cycles += 1
         return Snapshot(
             definitions=self._active(),
             waiting=dict(self._waiting),
@@ -205,7 +217,47 @@ class IncrementalDiscovery(Discovery):
             requests=self.source.requests_made - before,
             duration=time.monotonic() - started,
             repaired=repaired,
+            reset_reason=reset,
         )
+
+    def _forget(self) -> None:
+        """Drop all state learnt from the cluster (after it lost its own)."""
+        with self._lock:
+            self._cache.clear()
+        self._unreadable.clear()
+        self._waiting = {}
+        self._updated.clear()
+        self._by_subscription.clear()
+        self._refs.clear()
+        self._latest = {}
+        self._max_definition_key.clear()
+        self._deferred.clear()
+        self._watermark = None
+        self._risen.clear()
+        self._settled = None
+        self._last_search = None
+        self._initialized = False
+
+    def _check_reset(self, tenant: str | None, top: DefinitionRef | None) -> bool:
+        """Whether the newest deployed definition shows that the cluster lost its state:
+        keys only grow, so the newest key going back (or naming another process than the
+        one cached under it) means keys are being handed out again."""
+        known = self._max_definition_key.get(tenant, 0)
+        reason: str | None = None
+        if known and (top is None or top.key < known):
+            reason = f"the highest deployed definition key went back from {known} to " + (
+                "none" if top is None else str(top.key)
+            )
+        elif top is not None:
+            cached = self._cache.get(top.key)
+            if cached is not None and reuses_key(cached.ref, top):
+                reason = f"definition key {top.key} reused by another process/version"
+        if reason is None:
+            return False
+        if self._reset_reason is None:
+            self._reset_reason = reason
+            log.warning("cluster state reset detected (%s): reloading", reason)
+        return True
 
     def force_full(self) -> None:
         """Run a full reconciliation on the next cycle."""
@@ -241,7 +293,10 @@ class IncrementalDiscovery(Discovery):
                 self._remember_latest(definition)
         for tenant in self._tenant_filters():
             newest = self._newest_definition_keys(tenant, limit=1)
-            self._max_definition_key[tenant] = newest[0].key if newest else 0
+            top = newest[0] if newest else None
+            if self._check_reset(tenant, top):
+                return
+            self._max_definition_key[tenant] = 0 if top is None else top.key
 
     def _newest_definition_keys(
         self, tenant: str | None, limit: int, after: str | None = None
@@ -283,6 +338,8 @@ class IncrementalDiscovery(Discovery):
             limit, cursor = 1, None
             while True:
                 refs, cursor = self._definition_page(tenant, limit, cursor)
+                if limit == 1 and self._check_reset(tenant, refs[0] if refs else None):
+                    return
                 fresh = [ref for ref in refs if ref.key > known]
                 found.extend(fresh)
                 if len(fresh) < len(refs) or cursor is None:
@@ -471,6 +528,8 @@ class IncrementalDiscovery(Discovery):
             self._raise_watermark(self._anchor(), self._clock())
         watermark_before = self._watermark
         self._full_definitions(new)
+        if self._reset_reason is not None:
+            return 0  # the cycle starts again from nothing
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
         scanned: dict[tuple[int, str], tuple[WaitingInstance, SubscriptionRow]] = {}
         for item in self._search({"messageSubscriptionState": {"$in": sorted(OPEN_STATES)}}, sort):

@@ -201,7 +201,7 @@ def test_cluster_reset_reloads_a_reused_definition_key(ep: Scripted) -> None:
                 "the new process served",
             )
             assert worker.logs("definition loaded")[-1]["process_id"] == "second"
-            assert any("reuses keys" in line for line in worker.raw)
+            assert any("cluster state reset detected" in line for line in worker.raw)
     finally:
         assert worker.stop() == 0
         proxy_cm.__exit__(None, None, None)

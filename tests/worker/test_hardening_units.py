@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from connector.binding import BoundRequest
-from connector.discovery import DefinitionRef, _reused
+from connector.discovery import DefinitionRef, reuses_key
 from connector.http import HttpClient, HttpTransportError
 from connector.publish import PublishOutcome, publish_message
 from connector.scheduler import PollFailure, Prepared, Scheduler, SchedulerLimits
@@ -30,11 +30,11 @@ def test_message_size_is_the_serialized_json() -> None:
 
 def test_key_reuse_needs_another_process_version_or_tenant() -> None:
     old = DefinitionRef(1, "order", 1, "<default>")
-    assert not _reused(old, DefinitionRef(1, "order", 1, "<default>"))
-    assert not _reused(old, DefinitionRef(1, "", None, None))  # from a waiting row
-    assert _reused(old, DefinitionRef(1, "invoice", 1, "<default>"))
-    assert _reused(old, DefinitionRef(1, "order", 2, "<default>"))
-    assert _reused(old, DefinitionRef(1, "order", 1, "other"))
+    assert not reuses_key(old, DefinitionRef(1, "order", 1, "<default>"))
+    assert not reuses_key(old, DefinitionRef(1, "", None, None))  # from a waiting row
+    assert reuses_key(old, DefinitionRef(1, "invoice", 1, "<default>"))
+    assert reuses_key(old, DefinitionRef(1, "order", 2, "<default>"))
+    assert reuses_key(old, DefinitionRef(1, "order", 1, "other"))
 
 
 def test_duplicate_after_a_failed_attempt_is_our_own_message() -> None:

@@ -391,3 +391,33 @@ def test_full_scan_serves_migrated_instances_too(lagging: tuple[DevEngine, Manua
     settle(clock)
     [instance] = Discovery(RestV2Source(RestClient(dev.rest_url))).cycle().waiting.values()
     assert instance.process_definition_key == v2
+
+
+@pytest.mark.parametrize("redeploy", [False, True])
+def test_cluster_reset_starts_again_from_nothing(redeploy: bool) -> None:
+    """A cluster that lost its state hands out the same keys again: the increments must
+    not keep the old definitions, subscriptions or watermark (and the snapshot says so)."""
+    clock = ManualClock()
+    with DevEngine.run_in_thread("127.0.0.1", clock=clock) as first:
+        old_key = deploy(first, catch_process("old", polling_properties(URL)))
+        old = [start(first, "old", n) for n in range(3)]
+        disc = incremental(first, clock)
+        assert waiting_piks(disc.cycle()) == set(old)
+        assert disc.cycle().reset_reason is None
+    with DevEngine.run_in_thread("127.0.0.1", clock=clock) as second:
+        disc.rest.client.base_url = second.rest_url
+        if redeploy:  # same first key, another process: only the key's owner changed
+            assert deploy(second, catch_process("new", polling_properties(URL))) == old_key
+            new = [start(second, "new", 0)]
+        else:  # empty: the newest key went back
+            new = []
+        clock.advance(1_000)
+        snapshot = disc.cycle()
+        assert snapshot.reset_reason is not None
+        assert waiting_piks(snapshot) == set(new)
+        assert [w.process_id for w in snapshot.waiting.values()] == ["new"] * len(new)
+        assert disc.cycle().reset_reason is None  # reported once
+        deploy(second, catch_process("later", polling_properties(URL)))
+        later = start(second, "later", 9)
+        clock.advance(1_000)
+        assert waiting_piks(disc.cycle()) == set(new) | {later}
