@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import gc
 import html
+import http.client
+import statistics
 import json
 import math
 import multiprocessing
@@ -39,9 +41,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from connector.binding import BoundRequest  # noqa: E402
 from connector.config import Settings  # noqa: E402
 from connector.devengine.server import DevEngine  # noqa: E402
 from connector.discovery import Discovery, RestClient, RestV2Source  # noqa: E402
+from connector.http import BasicAuth, HttpClient, NoAuth  # noqa: E402
 from connector.jsonendpoint import JsonHandler  # noqa: E402
 from connector.worker import Worker  # noqa: E402
 
@@ -193,6 +197,74 @@ def create(dev: DevEngine, pid: str, count: int, base: str) -> None:
         dev.engine.create_process_instance(pid, variables={"base": base, "id": f"i{n}"})
 
 
+# ---------------------------------------------------------------------------- the floor
+
+#: Client-level variants: (label, path of request n, authentication).
+VARIANTS: list[tuple[str, Any, Any]] = [
+    ("own URL, no auth", lambda n: f"/items/i{n}", NoAuth()),
+    ("own URL, basic auth", lambda n: f"/items/i{n}", BasicAuth("bench", "bench-password")),
+    ("shared URL, no auth", lambda n: "/shared", NoAuth()),
+    ("shared URL, basic auth", lambda n: "/shared", BasicAuth("bench", "bench-password")),
+]
+
+
+def floor_loop(server: PolledServer, count: int, requests_: int, auth: bool) -> float:
+    """CPU seconds per request of a raw ``http.client`` keep-alive loop: the Python floor.
+
+    One persistent connection, a fixed header block, the body read and parsed as JSON (a
+    poll must parse it too); nothing else.
+    """
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {"Accept": "*/*"}
+    if auth:
+        headers["Authorization"] = BasicAuth("bench", "bench-password").header()
+    paths = [f"/items/i{n % count}" for n in range(min(count, requests_))]
+    cpu = time.thread_time()
+    for n in range(requests_):
+        conn.request("GET", paths[n % len(paths)], headers=headers)
+        json.loads(conn.getresponse().read())
+    used = time.thread_time() - cpu
+    conn.close()
+    return used / requests_
+
+
+def client_loop(server: PolledServer, count: int, requests_: int, path: Any, auth: Any) -> float:
+    """CPU seconds per request of :meth:`HttpClient.execute` over bound requests that are
+    reused across polls (as the worker reuses them while an instance's inputs hold)."""
+    bound = [
+        BoundRequest(method="GET", url=server.url + path(n), auth=auth)
+        for n in range(min(count, requests_))
+    ]
+    with HttpClient() as client:
+        client.execute(bound[0])  # connect outside the measurement
+        cpu = time.thread_time()
+        for n in range(requests_):
+            client.execute(bound[n % len(bound)])
+        return (time.thread_time() - cpu) / requests_
+
+
+def floor(server: PolledServer, count: int, requests_: int, runs: int) -> None:
+    """HttpClient CPU per request / http.client floor CPU per request, side by side."""
+    print(f"0. HTTP client vs the raw http.client floor ({runs} runs x {requests_} requests)")
+    for label, path, auth in VARIANTS:
+        ratios, ours, floors = [], [], []
+        distinct = count if "own" in label else 1
+        for _ in range(runs):
+            base = floor_loop(server, distinct, requests_, auth != NoAuth())
+            mine = client_loop(server, distinct, requests_, path, auth)
+            floors.append(base)
+            ours.append(mine)
+            ratios.append(mine / base)
+        med = statistics.median(ratios)
+        print(
+            f"   {label:24s} client {statistics.median(ours) * 1e6:5.0f} us, floor "
+            f"{statistics.median(floors) * 1e6:4.0f} us per request: ratio {med:.2f} "
+            f"(spread {min(ratios):.2f}-{max(ratios):.2f}; target <= 2), "
+            f"{1 / statistics.median(ours):.0f} requests/s per core"
+        )
+
+
 # ---------------------------------------------------------------------------- measurements
 
 
@@ -312,11 +384,18 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="1,000 instances, short windows")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each floor comparison")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per floor run")
+    parser.add_argument("--floor-only", action="store_true", help="only part 0")
     args = parser.parse_args()
     if args.quick:
         args.instances, args.window, args.sizes = 1000, 5.0, "100,1000"
+        args.runs, args.requests = 3, 1000
     server = PolledServer()
     try:
+        floor(server, args.instances, args.requests, args.runs)
+        if args.floor_only:
+            return 0
         with DevEngine.run_in_thread("127.0.0.1") as dev:
             throughput(dev, server, args.instances, args.window)
         with DevEngine.run_in_thread("127.0.0.1") as dev:
