@@ -21,12 +21,12 @@ import argparse
 import gc
 import html
 import http.client
-import statistics
 import json
 import math
 import multiprocessing
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -237,7 +237,9 @@ def client_loop(server: PolledServer, count: int, requests_: int, path: Any, aut
         for n in range(min(count, requests_))
     ]
     with HttpClient() as client:
-        client.execute(bound[0])  # connect outside the measurement
+        # The steady state: each bound request sent once before (connect, prepare).
+        for request in bound:
+            client.execute(request)
         cpu = time.thread_time()
         for n in range(requests_):
             client.execute(bound[n % len(bound)])

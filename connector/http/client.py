@@ -34,7 +34,11 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 import requests.adapters
 import requests.auth
+import requests.structures
 import requests.utils
+import urllib3
+import urllib3.exceptions
+from urllib3.util import Timeout
 
 from connector import __version__
 from connector.http.auth import (
@@ -100,11 +104,28 @@ class _Session(requests.Session):
         return super().prepare_request(request)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Origin:
-    """What the environment says about one origin, as requests itself would compute it."""
+    """What the environment says about one origin, as requests itself would compute it,
+    and the urllib3 pool requests would pick for it (proxy, TLS and CA settings applied)."""
 
     settings: Mapping[str, Any]
+    url: str  # a prepared URL of this origin: what requests picks the pool by
+    pool: urllib3.HTTPConnectionPool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Wire:
+    """A bound request as requests would put it on the wire, prepared once and then sent
+    through the origin's urllib3 pool on every poll: no session merging, cookie jar, hooks,
+    URL re-quoting or environment lookups per poll."""
+
+    method: str
+    target: str  # the request target: the path and query, or the absolute URL via a proxy
+    headers: Mapping[str, str]  # shared by requests with the same headers; never mutated
+    body: bytes | None
+    timeout: Timeout
+    origin: _Origin
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -146,8 +167,11 @@ class HttpClient:
         session.cookies.set_policy(_NoCookies())
         session.headers["User-Agent"] = user_agent or f"http-polling-connector/{__version__}"
         self.session = session
+        self._adapter = adapter
         # Keyed by (skip_encoding, origin as written in the URL); see the module docstring.
         self._origins: dict[tuple[bool, str], _Origin] = {}
+        # Header blocks by content: the bound requests of one element share one dict.
+        self._header_blocks: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -165,42 +189,74 @@ class HttpClient:
         With OAuth, a 401 answer invalidates the cached token and the request is sent once
         more with a fresh token.
         """
-        safe = redact_url(req.url)
-        response = self._send(req, safe)
-        if response.status_code == 401 and isinstance(
+        response = self._send(req)
+        if response.status == 401 and isinstance(
             req.auth, OAuthClientCredentials | OAuthRefreshToken
         ):
-            response.close()
+            _discard(response)
             self.tokens.invalidate(req.auth)
-            response = self._send(req, safe)
+            response = self._send(req)
         if req.follow_redirects:
-            response = self._follow(req, response, safe)
-        return self._read(req, response, safe)
+            response, req = self._follow(req, response)
+        return self._read(req, response)
 
     def _follow(
-        self, req: BoundRequest, response: requests.Response, safe: str
-    ) -> requests.Response:
+        self, req: BoundRequest, response: urllib3.BaseHTTPResponse
+    ) -> tuple[urllib3.BaseHTTPResponse, BoundRequest]:
         """Follow redirects of ``response`` hop by hop under the rules of :func:`redirect_hop`."""
         hops = 0
-        while response.status_code in _REDIRECTS and response.headers.get("Location"):
+        while response.status in _REDIRECTS and response.headers.get("Location"):
             location = response.headers["Location"]
-            response.close()
+            _discard(response)
             hops += 1
+            safe = redact_url(req.url)
             if hops > MAX_REDIRECTS:
                 raise HttpTransportError(
                     "protocol", f"more than {MAX_REDIRECTS} redirects", url=safe
                 )
-            req = redirect_hop(req, response.status_code, location, safe)
-            safe = redact_url(req.url)
-            response = self._send(req, safe)
-        return response
+            req = redirect_hop(req, response.status, location, safe)
+            response = self._send(req)
+        return response, req
 
     # -- internals --------------------------------------------------------------------
 
     def _timeout(self, req: BoundRequest) -> tuple[float | None, float | None]:
         return (req.connect_timeout, req.read_timeout)
 
-    def _send(self, req: BoundRequest, safe: str) -> requests.Response:
+    def _send(self, req: BoundRequest) -> urllib3.BaseHTTPResponse:
+        """Send ``req`` through its origin's pool, exactly as requests' adapter would."""
+        wire: _Wire | None = req.wire
+        if wire is None:
+            wire = self._prepare(req)
+            # A cache on a frozen object: the same value whichever thread writes it first.
+            object.__setattr__(req, "wire", wire)
+        headers = wire.headers
+        auth = req.auth
+        if isinstance(auth, OAuthClientCredentials | OAuthRefreshToken):
+            # The token changes over time, so it is the one header added on every poll.
+            token = self.tokens.token(
+                auth, self.session, timeout=self._timeout(req), verify=self.verify
+            )
+            headers = {**headers, "Authorization": f"Bearer {token}"}
+        try:
+            return self._pool(wire.origin).urlopen(
+                wire.method,
+                wire.target,
+                body=wire.body,
+                headers=headers,
+                retries=False,  # as requests: a failed poll is retried by the scheduler
+                redirect=False,  # followed by _follow, with our rules
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+                timeout=wire.timeout,
+                chunked=False,
+            )
+        except Exception as exc:
+            raise _transport_error(exc, redact_url(req.url)) from None
+
+    def _prepare(self, req: BoundRequest) -> _Wire:
+        """The wire form of ``req``: what requests would send, computed by requests itself."""
         headers = dict(req.headers)
         query = list(req.query)
         auth = req.auth
@@ -213,13 +269,7 @@ class HttpClient:
                 query.append((auth.name, auth.value))
             else:
                 headers[auth.name] = auth.value
-        elif isinstance(auth, OAuthClientCredentials | OAuthRefreshToken):
-            token = self.tokens.token(
-                auth, self.session, timeout=self._timeout(req), verify=self.verify
-            )
-            headers["Authorization"] = f"Bearer {token}"
         key = (req.skip_encoding, _origin_of(req.url))
-        known = self._origins.get(key)
         try:
             prepared = self.session.prepare_request(
                 requests.Request(
@@ -234,37 +284,52 @@ class HttpClient:
             if req.skip_encoding:
                 # Sent exactly as configured: requests would re-quote the URL otherwise.
                 prepared.url = _append_raw_query(req.url, query)
-            if known is None:
-                known = self._remember(key, req.url, prepared.url)
-            settings = known.settings
-            return self.session.send(
-                prepared,
-                timeout=self._timeout(req),
-                allow_redirects=False,  # followed by _follow, with our rules
-                proxies=dict(settings["proxies"]),
-                stream=settings["stream"],
-                verify=settings["verify"],
-                cert=settings["cert"],
+            assert prepared.url is not None and prepared.method is not None
+            origin = self._origins.get(key) or self._remember(key, prepared.url)
+            target = self._adapter.request_url(prepared, dict(origin.settings["proxies"]))
+            body = prepared.body
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            assert body is None or isinstance(body, bytes)
+            return _Wire(
+                method=prepared.method,
+                target=target,
+                headers=self._header_block(prepared.headers),
+                body=body,
+                timeout=Timeout(connect=req.connect_timeout, read=req.read_timeout),
+                origin=origin,
             )
-        except requests.exceptions.ConnectTimeout:
-            raise HttpTransportError("connect_timeout", "connect timed out", url=safe) from None
-        except requests.exceptions.ReadTimeout:
-            raise HttpTransportError("read_timeout", "read timed out", url=safe) from None
-        except requests.exceptions.SSLError:
-            raise HttpTransportError("tls", "TLS handshake failed", url=safe) from None
-        except requests.exceptions.TooManyRedirects:
-            raise HttpTransportError("protocol", "too many redirects", url=safe) from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError):
-            raise HttpTransportError("invalid_url", "invalid URL", url=safe) from None
-        except requests.exceptions.ConnectionError as exc:
-            # str(exc) would repeat the full URL, query string included.
-            raise HttpTransportError(
-                "connection", f"connection failed ({_cause(exc)})", url=safe
-            ) from None
-        except requests.RequestException as exc:
-            raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
+        except Exception as exc:
+            raise _transport_error(exc, redact_url(req.url)) from None
 
-    def _remember(self, key: tuple[bool, str], url: str, prepared_url: str | None) -> _Origin:
+    def _header_block(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        block = tuple(headers.items())
+        known = self._header_blocks.get(block)
+        if known is None:
+            if len(self._header_blocks) >= _MAX_ORIGINS:
+                self._header_blocks.clear()
+            known = self._header_blocks[block] = dict(block)
+        return known
+
+    def _pool(self, origin: _Origin) -> urllib3.HTTPConnectionPool:
+        """The origin's pool, as requests picks it (proxy, TLS verification, CA bundle)."""
+        pool = origin.pool
+        # A pool the pool manager evicted (more origins than pool_size) is closed: ask again.
+        if pool is None or pool.pool is None:
+            settings = origin.settings
+            probe = requests.PreparedRequest()
+            probe.method, probe.url = "GET", origin.url
+            probe.headers = requests.structures.CaseInsensitiveDict()
+            found = self._adapter.get_connection_with_tls_context(
+                probe, settings["verify"], proxies=dict(settings["proxies"]), cert=settings["cert"]
+            )
+            assert isinstance(found, urllib3.HTTPConnectionPool)
+            verify_tls: Any = self._adapter.cert_verify
+            verify_tls(found, origin.url, settings["verify"], settings["cert"])
+            origin.pool = pool = found
+        return pool
+
+    def _remember(self, key: tuple[bool, str], prepared_url: str) -> _Origin:
         """Ask requests about the environment for this origin, once (see module docstring)."""
         # Proxies (HTTP(S)_PROXY, NO_PROXY) and CA settings from the environment. Only the
         # scheme, host and port of the URL matter to requests here.
@@ -274,31 +339,42 @@ class HttpClient:
         if settings["verify"] is True and os.environ.get("SSL_CERT_FILE"):
             # requests bundles certifi and ignores OpenSSL's variable; honour it too.
             settings = {**settings, "verify": os.environ["SSL_CERT_FILE"]}
-        known = _Origin(settings=settings)
+        known = _Origin(settings=settings, url=prepared_url)
         if len(self._origins) >= _MAX_ORIGINS:
             self._origins.clear()
         self._origins[key] = known
         return known
 
-    def _read(self, req: BoundRequest, response: requests.Response, safe: str) -> HttpResponse:
+    def _read(self, req: BoundRequest, response: urllib3.BaseHTTPResponse) -> HttpResponse:
+        safe = redact_url(req.url)
+        consumed = False
         try:
-            raw = b"" if req.method == "HEAD" else self._read_capped(response, safe)
+            if req.method == "HEAD":
+                # No body follows, whatever Content-Length announces; the connection stays.
+                response.read()
+                raw = b""
+            else:
+                raw = self._read_capped(response, safe)
+            consumed = True
         finally:
-            response.close()
+            if consumed:
+                response.release_conn()
+            else:
+                _discard(response)
         content_type = response.headers.get("Content-Type")
         reason = response.reason or ""
-        if response.status_code >= 400:
+        if response.status >= 400:
             raise HttpStatusError(
-                response.status_code,
+                response.status,
                 reason,
                 body_excerpt=excerpt(raw, content_type),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 url=safe,
             )
         return HttpResponse(
-            status=response.status_code,
+            status=response.status,
             reason=reason,
-            headers=collect_headers(response.raw.headers.items()),
+            headers=collect_headers(response.headers.items()),
             body=self._parse(req, raw, content_type, safe) if req.method != "HEAD" else None,
         )
 
@@ -313,24 +389,79 @@ class HttpClient:
                 url=safe,
             ) from None
 
-    def _read_capped(self, response: requests.Response, safe: str) -> bytes:
+    def _read_capped(self, response: urllib3.BaseHTTPResponse, safe: str) -> bytes:
         limit = self.max_response_bytes
-        declared = response.headers.get("Content-Length", "")
+        headers = response.headers
+        declared = headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _too_large(limit, safe)
-        chunks: list[bytes] = []
-        size = 0
         try:
-            for chunk in response.iter_content(_CHUNK):
+            if declared.isdigit() and "Content-Encoding" not in headers:
+                # The common poll answer: a length within the cap, no encoding: one read.
+                return response.read(decode_content=True)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.stream(_CHUNK, decode_content=True):
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit, safe)
                 chunks.append(chunk)
-        except requests.exceptions.ConnectionError:
+        except HttpTransportError:
+            raise
+        except (
+            urllib3.exceptions.ReadTimeoutError,
+            urllib3.exceptions.SSLError,
+            OSError,
+        ):
             raise HttpTransportError("read_timeout", "reading the body failed", url=safe) from None
-        except requests.RequestException as exc:
+        except Exception as exc:
+            # Truncated chunks, a broken gzip stream: what requests reports as a protocol error.
             raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
         return b"".join(chunks)
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Give up on a response whose body is not read: close its connection, as requests."""
+    response.close()
+    response.release_conn()
+
+
+def _transport_error(exc: Exception, safe: str) -> HttpTransportError:
+    """``exc`` raised sending a request, as the error kinds requests' exceptions map to."""
+    errors = urllib3.exceptions
+    if isinstance(exc, HttpTransportError):
+        return exc
+    if isinstance(exc, errors.ProxyError):
+        # str(exc) would repeat the full URL, query string included.
+        return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
+    if isinstance(exc, errors.SSLError | requests.exceptions.SSLError):
+        return HttpTransportError("tls", "TLS handshake failed", url=safe)
+    if isinstance(exc, errors.ConnectTimeoutError) and not isinstance(
+        exc, errors.NewConnectionError
+    ):
+        return HttpTransportError("connect_timeout", "connect timed out", url=safe)
+    if isinstance(exc, errors.ReadTimeoutError):
+        return HttpTransportError("read_timeout", "read timed out", url=safe)
+    if isinstance(
+        exc,
+        errors.LocationValueError
+        | requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | ValueError,
+    ):
+        return HttpTransportError("invalid_url", "invalid URL", url=safe)
+    if isinstance(
+        exc,
+        errors.NewConnectionError
+        | errors.ProtocolError
+        | errors.ClosedPoolError
+        | errors.EmptyPoolError
+        | OSError
+        | requests.exceptions.ConnectionError,
+    ):
+        return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
+    return HttpTransportError("protocol", type(exc).__name__, url=safe)
 
 
 def redirect_hop(req: BoundRequest, status: int, location: str, safe: str) -> BoundRequest:
