@@ -346,7 +346,6 @@ class HttpClient:
         return known
 
     def _read(self, req: BoundRequest, response: urllib3.BaseHTTPResponse) -> HttpResponse:
-        safe = redact_url(req.url)
         consumed = False
         try:
             if req.method == "HEAD":
@@ -354,7 +353,7 @@ class HttpClient:
                 response.read()
                 raw = b""
             else:
-                raw = self._read_capped(response, safe)
+                raw = self._read_capped(response, req.url)
             consumed = True
         finally:
             if consumed:
@@ -364,6 +363,7 @@ class HttpClient:
         content_type = response.headers.get("Content-Type")
         reason = response.reason or ""
         if response.status >= 400:
+            safe = redact_url(req.url)
             raise HttpStatusError(
                 response.status,
                 reason,
@@ -375,10 +375,10 @@ class HttpClient:
             status=response.status,
             reason=reason,
             headers=collect_headers(response.headers.items()),
-            body=self._parse(req, raw, content_type, safe) if req.method != "HEAD" else None,
+            body=self._parse(req, raw, content_type) if req.method != "HEAD" else None,
         )
 
-    def _parse(self, req: BoundRequest, raw: bytes, content_type: str | None, safe: str) -> Any:
+    def _parse(self, req: BoundRequest, raw: bytes, content_type: str | None) -> Any:
         try:
             return parse_body(raw, content_type)
         except NonFiniteNumberError as exc:
@@ -386,17 +386,22 @@ class HttpClient:
                 "invalid_body",
                 f"element {req.element}: response body is not valid JSON: {exc} "
                 "(NaN, Infinity and numbers beyond 1.8e308 cannot be published)",
-                url=safe,
+                url=redact_url(req.url),
             ) from None
 
-    def _read_capped(self, response: urllib3.BaseHTTPResponse, safe: str) -> bytes:
+    def _read_capped(self, response: urllib3.BaseHTTPResponse, url: str) -> bytes:
+        # The URL is redacted only for an error: redact_url costs as much as a header parse.
         limit = self.max_response_bytes
         headers = response.headers
         declared = headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, safe)
+            raise _too_large(limit, redact_url(url))
         try:
-            if declared.isdigit() and "Content-Encoding" not in headers:
+            if (
+                declared.isdigit()
+                and "Content-Encoding" not in headers
+                and "Transfer-Encoding" not in headers  # chunked would override the length
+            ):
                 # The common poll answer: a length within the cap, no encoding: one read.
                 return response.read(decode_content=True)
             chunks: list[bytes] = []
@@ -404,7 +409,7 @@ class HttpClient:
             for chunk in response.stream(_CHUNK, decode_content=True):
                 size += len(chunk)
                 if size > limit:
-                    raise _too_large(limit, safe)
+                    raise _too_large(limit, redact_url(url))
                 chunks.append(chunk)
         except HttpTransportError:
             raise
@@ -413,10 +418,12 @@ class HttpClient:
             urllib3.exceptions.SSLError,
             OSError,
         ):
-            raise HttpTransportError("read_timeout", "reading the body failed", url=safe) from None
+            raise HttpTransportError(
+                "read_timeout", "reading the body failed", url=redact_url(url)
+            ) from None
         except Exception as exc:
             # Truncated chunks, a broken gzip stream: what requests reports as a protocol error.
-            raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
+            raise HttpTransportError("protocol", type(exc).__name__, url=redact_url(url)) from None
         return b"".join(chunks)
 
 
