@@ -78,8 +78,16 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def bpmn(pid: str, url: str) -> bytes:
-    return BPMN.format(pid=pid, props=PROPS.format(url=html.escape(url, quote=True))).encode()
+AUTH_PROPS = """
+          <zeebe:property name="authentication.type" value="basic" />
+          <zeebe:property name="authentication.username" value="bench" />
+          <zeebe:property name="authentication.password" value="bench-password" />
+"""
+
+
+def bpmn(pid: str, url: str, *, auth: bool = False) -> bytes:
+    props = PROPS.format(url=html.escape(url, quote=True)) + (AUTH_PROPS if auth else "")
+    return BPMN.format(pid=pid, props=props).encode()
 
 
 # ---------------------------------------------------------------------------- polled server
@@ -267,6 +275,58 @@ def floor(server: PolledServer, count: int, requests_: int, runs: int) -> None:
         )
 
 
+def worker_cost(
+    server: PolledServer, count: int, window: float, *, shared: bool, auth: bool
+) -> tuple[float, float]:
+    """(worker CPU seconds per poll, polls per second) of a running worker process.
+
+    Own URLs: every poll is an HTTP call, so CPU per hit. Shared URL: one HTTP call per
+    interval serves every instance, so the worker's CPU over the window is divided by the
+    instance polls it made (count per 1 s interval; the hit rate confirms the interval).
+    """
+    with DevEngine.run_in_thread("127.0.0.1") as dev:
+        url = f"{server.url}/shared" if shared else '=base + "/items/" + id'
+        dev.engine.deploy([("cost.bpmn", bpmn("cost", url, auth=auth))])
+        create(dev, "cost", count, server.url)
+        proc = worker_process(dev)
+        try:
+            settle = max(5.0, count / 2000)
+            if not shared:
+                hits, per_hit = rate(server, window, settle, proc.pid)
+                assert per_hit is not None
+                return per_hit, hits
+            rate(server, 1.0, settle)  # polling all of them by now
+            cpu, start, first = process_cpu(proc.pid), time.monotonic(), server.hits()
+            time.sleep(window)
+            used, took = process_cpu(proc.pid) - cpu, time.monotonic() - start
+            intervals = max(1, server.hits() - first)  # one coalesced call per interval
+            polls = count * intervals
+            return used / polls, polls / took
+        finally:
+            stop(proc)
+
+
+def worker_vs_floor(server: PolledServer, count: int, window: float, runs: int) -> None:
+    """Worker CPU per poll / floor CPU per request, side by side in the same run."""
+    print(f"0b. worker process vs the floor, {count} waiting instances, interval 1 s ({runs} runs)")
+    for shared in (False, True):
+        for auth in (False, True):
+            ratios, costs = [], []
+            for _ in range(runs):
+                base = floor_loop(server, 1 if shared else count, 3000, auth)
+                cost, _ = worker_cost(server, count, window, shared=shared, auth=auth)
+                base = (base + floor_loop(server, 1 if shared else count, 3000, auth)) / 2
+                ratios.append(cost / base)
+                costs.append(cost)
+            label = f"{'shared' if shared else 'own'} URL, {'basic auth' if auth else 'no auth'}"
+            cost = statistics.median(costs)
+            print(
+                f"   {label:24s} worker {cost * 1e6:5.0f} us per poll: ratio "
+                f"{statistics.median(ratios):.2f} (spread {min(ratios):.2f}-{max(ratios):.2f}; "
+                f"target <= 2), {1 / cost:.0f} polls/s per core"
+            )
+
+
 # ---------------------------------------------------------------------------- measurements
 
 
@@ -389,6 +449,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs of each floor comparison")
     parser.add_argument("--requests", type=int, default=3000, help="requests per floor run")
     parser.add_argument("--floor-only", action="store_true", help="only part 0")
+    parser.add_argument("--cost-only", action="store_true", help="only parts 0 and 0b")
     args = parser.parse_args()
     if args.quick:
         args.instances, args.window, args.sizes = 1000, 5.0, "100,1000"
@@ -397,6 +458,9 @@ def main() -> int:
     try:
         floor(server, args.instances, args.requests, args.runs)
         if args.floor_only:
+            return 0
+        worker_vs_floor(server, args.instances, args.window, args.runs)
+        if args.cost_only:
             return 0
         with DevEngine.run_in_thread("127.0.0.1") as dev:
             throughput(dev, server, args.instances, args.window)

@@ -23,9 +23,11 @@ only ``Authorization``.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import http.cookiejar
 import logging
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +40,7 @@ import requests.structures
 import requests.utils
 import urllib3
 import urllib3.exceptions
-from urllib3.util import Timeout
+from urllib3.util import Retry, Timeout
 
 from connector import __version__
 from connector.http.auth import (
@@ -78,6 +80,8 @@ MAX_REDIRECTS = 10
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 #: Never sent to another origin, whatever the element configured.
 _CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
+#: As requests: a failed poll is not retried here (the scheduler backs off and polls again).
+_NO_RETRIES = Retry(total=False, redirect=False)
 
 
 class _NoNetrc(requests.auth.AuthBase):
@@ -238,8 +242,12 @@ class HttpClient:
                 auth, self.session, timeout=self._timeout(req), verify=self.verify
             )
             headers = {**headers, "Authorization": f"Bearer {token}"}
+        pool = self._pool(wire.origin)
+        if pool.proxy is None:
+            return _send_direct(pool, wire, headers, req.url)
         try:
-            return self._pool(wire.origin).urlopen(
+            # Through a proxy: urlopen adds the proxy headers and opens CONNECT tunnels.
+            return pool.urlopen(
                 wire.method,
                 wire.target,
                 body=wire.body,
@@ -427,6 +435,38 @@ class HttpClient:
         return b"".join(chunks)
 
 
+def _send_direct(
+    pool: urllib3.HTTPConnectionPool, wire: _Wire, headers: Mapping[str, str], url: str
+) -> urllib3.BaseHTTPResponse:
+    """Send on one of ``pool``'s keep-alive connections: what ``urlopen`` does for a
+    direct request without retries or redirects, minus re-encoding the already encoded
+    target and building a retry policy on every poll. The response holds the connection
+    and gives it back to the pool when read (``release_conn``)."""
+    conn = pool._get_conn()
+    try:
+        return pool._make_request(
+            conn,
+            wire.method,
+            wire.target,
+            body=wire.body,
+            headers=headers,
+            retries=_NO_RETRIES,
+            timeout=wire.timeout,
+            chunked=False,
+            response_conn=conn,
+            preload_content=False,
+            decode_content=False,
+        )
+    except BaseException as exc:
+        # As urlopen: the connection may be half used, so it is closed, and its slot goes
+        # back to the pool empty (a new connection is made for it when needed).
+        conn.close()
+        pool._put_conn(None)
+        if not isinstance(exc, Exception):
+            raise
+        raise _transport_error(exc, redact_url(url)) from None
+
+
 def _discard(response: urllib3.BaseHTTPResponse) -> None:
     """Give up on a response whose body is not read: close its connection, as requests."""
     response.close()
@@ -441,7 +481,9 @@ def _transport_error(exc: Exception, safe: str) -> HttpTransportError:
     if isinstance(exc, errors.ProxyError):
         # str(exc) would repeat the full URL, query string included.
         return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
-    if isinstance(exc, errors.SSLError | requests.exceptions.SSLError):
+    if isinstance(
+        exc, errors.SSLError | requests.exceptions.SSLError | ssl.SSLError | ssl.CertificateError
+    ):
         return HttpTransportError("tls", "TLS handshake failed", url=safe)
     if isinstance(exc, errors.ConnectTimeoutError) and not isinstance(
         exc, errors.NewConnectionError
@@ -464,6 +506,7 @@ def _transport_error(exc: Exception, safe: str) -> HttpTransportError:
         | errors.ProtocolError
         | errors.ClosedPoolError
         | errors.EmptyPoolError
+        | http.client.HTTPException  # the server closed the connection or sent garbage
         | OSError
         | requests.exceptions.ConnectionError,
     ):
