@@ -176,6 +176,7 @@ class HttpClient:
         self._origins: dict[tuple[bool, str], _Origin] = {}
         # Header blocks by content: the bound requests of one element share one dict.
         self._header_blocks: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+        self._timeouts: dict[tuple[float | None, float | None], Timeout] = {}
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -304,11 +305,22 @@ class HttpClient:
                 target=target,
                 headers=self._header_block(prepared.headers),
                 body=body,
-                timeout=Timeout(connect=req.connect_timeout, read=req.read_timeout),
+                timeout=self._timeout_of(req),
                 origin=origin,
             )
         except Exception as exc:
             raise _transport_error(exc, redact_url(req.url)) from None
+
+    def _timeout_of(self, req: BoundRequest) -> Timeout:
+        # Shared: a urllib3 Timeout is a plain object of some 300 bytes, and there is one
+        # wire form per waiting instance.
+        key = (req.connect_timeout, req.read_timeout)
+        known = self._timeouts.get(key)
+        if known is None:
+            if len(self._timeouts) >= _MAX_ORIGINS:
+                self._timeouts.clear()
+            known = self._timeouts[key] = Timeout(connect=key[0], read=key[1])
+        return known
 
     def _header_block(self, headers: Mapping[str, str]) -> Mapping[str, str]:
         block = tuple(headers.items())
