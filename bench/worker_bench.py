@@ -1,18 +1,28 @@
-"""Worker benchmark: throughput, memory, discovery cost and coalescing.
+"""Worker benchmark: cost per poll against the Python floor, throughput, memory, discovery
+cost and coalescing.
 
 Runs everything on 127.0.0.1: the development engine (in this process, on a thread), a
 polled HTTP server (its own process) and the worker (``http-polling-connector run`` as a
 subprocess, so it has its own interpreter like in production). Prints:
 
+0. CPU per request of :class:`HttpClient` (bound requests reused, as the worker reuses
+   them) against a raw ``http.client`` keep-alive loop on the same server in the same run
+   (the floor), for an own URL per instance and a shared URL, with and without basic
+   auth: median ratio of several runs, its spread (target <= 2), requests/s per core;
+   0b. the same for the running worker process: CPU per poll (own URL: per HTTP call;
+   shared URL: per instance poll served by the coalesced call) against the floor;
 1. polls/second with N waiting instances (default 10,000) at a 1 s request interval, each
    with its own URL, as a ratio to a bare ``requests.Session`` loop against the same server
    in the same run (target >= 0.7);
-2. worker memory per waiting instance above the idle baseline (tracemalloc; target < 4 KiB);
+2. worker memory per waiting instance (tracemalloc above the idle baseline, and RSS of
+   the running worker once every instance has been polled) at 10,000 and 100,000 waiting
+   instances (target < 2 KiB);
 3. REST requests per discovery cycle at 100 / 1,000 / 10,000 waiting instances (target:
    grows with result pages, not with instances);
 4. HTTP calls per interval when every waiting instance polls the same endpoint (target: 1).
 
-Usage: ``python bench/worker_bench.py [--instances 10000] [--window 15] [--quick]``.
+Usage: ``python bench/worker_bench.py [--instances 10000] [--window 15] [--runs 5] [--quick]
+[--floor-only | --cost-only | --memory-only] [--memory-sizes 10000,100000]``.
 """
 
 from __future__ import annotations
@@ -472,8 +482,8 @@ def main() -> int:
             worker_vs_floor(server, args.instances, args.window, args.runs)
             if args.cost_only:
                 return 0
-        with DevEngine.run_in_thread("127.0.0.1") as dev:
-            throughput(dev, server, args.instances, args.window)
+            with DevEngine.run_in_thread("127.0.0.1") as dev:
+                throughput(dev, server, args.instances, args.window)
         for size in [int(n) for n in args.memory_sizes.split(",")]:
             with DevEngine.run_in_thread("127.0.0.1") as dev:
                 memory(dev, size)
