@@ -1,18 +1,28 @@
-"""Worker benchmark: throughput, memory, discovery cost and coalescing.
+"""Worker benchmark: cost per poll against the Python floor, throughput, memory, discovery
+cost and coalescing.
 
 Runs everything on 127.0.0.1: the development engine (in this process, on a thread), a
 polled HTTP server (its own process) and the worker (``http-polling-connector run`` as a
 subprocess, so it has its own interpreter like in production). Prints:
 
+0. CPU per request of :class:`HttpClient` (bound requests reused, as the worker reuses
+   them) against a raw ``http.client`` keep-alive loop on the same server in the same run
+   (the floor), for an own URL per instance and a shared URL, with and without basic
+   auth: median ratio of several runs, its spread (target <= 2), requests/s per core;
+   0b. the same for the running worker process: CPU per poll (own URL: per HTTP call;
+   shared URL: per instance poll served by the coalesced call) against the floor;
 1. polls/second with N waiting instances (default 10,000) at a 1 s request interval, each
    with its own URL, as a ratio to a bare ``requests.Session`` loop against the same server
    in the same run (target >= 0.7);
-2. worker memory per waiting instance above the idle baseline (tracemalloc; target < 4 KiB);
+2. worker memory per waiting instance (tracemalloc above the idle baseline, and RSS of
+   the running worker once every instance has been polled) at 10,000 and 100,000 waiting
+   instances (target < 2 KiB);
 3. REST requests per discovery cycle at 100 / 1,000 / 10,000 waiting instances (target:
    grows with result pages, not with instances);
 4. HTTP calls per interval when every waiting instance polls the same endpoint (target: 1).
 
-Usage: ``python bench/worker_bench.py [--instances 10000] [--window 15] [--quick]``.
+Usage: ``python bench/worker_bench.py [--instances 10000] [--window 15] [--runs 5] [--quick]
+[--floor-only | --cost-only | --memory-only] [--memory-sizes 10000,100000]``.
 """
 
 from __future__ import annotations
@@ -20,11 +30,13 @@ from __future__ import annotations
 import argparse
 import gc
 import html
+import http.client
 import json
 import math
 import multiprocessing
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -39,9 +51,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from connector.binding import BoundRequest  # noqa: E402
 from connector.config import Settings  # noqa: E402
 from connector.devengine.server import DevEngine  # noqa: E402
 from connector.discovery import Discovery, RestClient, RestV2Source  # noqa: E402
+from connector.http import BasicAuth, HttpClient, NoAuth  # noqa: E402
 from connector.jsonendpoint import JsonHandler  # noqa: E402
 from connector.worker import Worker  # noqa: E402
 
@@ -74,8 +88,16 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def bpmn(pid: str, url: str) -> bytes:
-    return BPMN.format(pid=pid, props=PROPS.format(url=html.escape(url, quote=True))).encode()
+AUTH_PROPS = """
+          <zeebe:property name="authentication.type" value="basic" />
+          <zeebe:property name="authentication.username" value="bench" />
+          <zeebe:property name="authentication.password" value="bench-password" />
+"""
+
+
+def bpmn(pid: str, url: str, *, auth: bool = False) -> bytes:
+    props = PROPS.format(url=html.escape(url, quote=True)) + (AUTH_PROPS if auth else "")
+    return BPMN.format(pid=pid, props=props).encode()
 
 
 # ---------------------------------------------------------------------------- polled server
@@ -193,6 +215,128 @@ def create(dev: DevEngine, pid: str, count: int, base: str) -> None:
         dev.engine.create_process_instance(pid, variables={"base": base, "id": f"i{n}"})
 
 
+# ---------------------------------------------------------------------------- the floor
+
+#: Client-level variants: (label, path of request n, authentication).
+VARIANTS: list[tuple[str, Any, Any]] = [
+    ("own URL, no auth", lambda n: f"/items/i{n}", NoAuth()),
+    ("own URL, basic auth", lambda n: f"/items/i{n}", BasicAuth("bench", "bench-password")),
+    ("shared URL, no auth", lambda n: "/shared", NoAuth()),
+    ("shared URL, basic auth", lambda n: "/shared", BasicAuth("bench", "bench-password")),
+]
+
+
+def floor_loop(server: PolledServer, count: int, requests_: int, auth: bool) -> float:
+    """CPU seconds per request of a raw ``http.client`` keep-alive loop: the Python floor.
+
+    One persistent connection, a fixed header block, the body read and parsed as JSON (a
+    poll must parse it too); nothing else.
+    """
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {"Accept": "*/*"}
+    if auth:
+        headers["Authorization"] = BasicAuth("bench", "bench-password").header()
+    paths = [f"/items/i{n % count}" for n in range(min(count, requests_))]
+    cpu = time.thread_time()
+    for n in range(requests_):
+        conn.request("GET", paths[n % len(paths)], headers=headers)
+        json.loads(conn.getresponse().read())
+    used = time.thread_time() - cpu
+    conn.close()
+    return used / requests_
+
+
+def client_loop(server: PolledServer, count: int, requests_: int, path: Any, auth: Any) -> float:
+    """CPU seconds per request of :meth:`HttpClient.execute` over bound requests that are
+    reused across polls (as the worker reuses them while an instance's inputs hold)."""
+    bound = [
+        BoundRequest(method="GET", url=server.url + path(n), auth=auth)
+        for n in range(min(count, requests_))
+    ]
+    with HttpClient() as client:
+        # The steady state: each bound request sent once before (connect, prepare).
+        for request in bound:
+            client.execute(request)
+        cpu = time.thread_time()
+        for n in range(requests_):
+            client.execute(bound[n % len(bound)])
+        return (time.thread_time() - cpu) / requests_
+
+
+def floor(server: PolledServer, count: int, requests_: int, runs: int) -> None:
+    """HttpClient CPU per request / http.client floor CPU per request, side by side."""
+    print(f"0. HTTP client vs the raw http.client floor ({runs} runs x {requests_} requests)")
+    for label, path, auth in VARIANTS:
+        ratios, ours, floors = [], [], []
+        distinct = count if "own" in label else 1
+        for _ in range(runs):
+            base = floor_loop(server, distinct, requests_, auth != NoAuth())
+            mine = client_loop(server, distinct, requests_, path, auth)
+            floors.append(base)
+            ours.append(mine)
+            ratios.append(mine / base)
+        med = statistics.median(ratios)
+        print(
+            f"   {label:24s} client {statistics.median(ours) * 1e6:5.0f} us, floor "
+            f"{statistics.median(floors) * 1e6:4.0f} us per request: ratio {med:.2f} "
+            f"(spread {min(ratios):.2f}-{max(ratios):.2f}; target <= 2), "
+            f"{1 / statistics.median(ours):.0f} requests/s per core"
+        )
+
+
+def worker_cost(
+    server: PolledServer, count: int, window: float, *, shared: bool, auth: bool
+) -> tuple[float, float]:
+    """(worker CPU seconds per poll, polls per second) of a running worker process.
+
+    Own URLs: every poll is an HTTP call, so CPU per hit. Shared URL: one HTTP call per
+    interval serves every instance, so the worker's CPU over the window is divided by the
+    instance polls it made (count per 1 s interval; the hit rate confirms the interval).
+    """
+    with DevEngine.run_in_thread("127.0.0.1") as dev:
+        url = f"{server.url}/shared" if shared else '=base + "/items/" + id'
+        dev.engine.deploy([("cost.bpmn", bpmn("cost", url, auth=auth))])
+        create(dev, "cost", count, server.url)
+        proc = worker_process(dev)
+        try:
+            settle = max(5.0, count / 2000)
+            if not shared:
+                hits, per_hit = rate(server, window, settle, proc.pid)
+                assert per_hit is not None
+                return per_hit, hits
+            rate(server, 1.0, settle)  # polling all of them by now
+            cpu, start, first = process_cpu(proc.pid), time.monotonic(), server.hits()
+            time.sleep(window)
+            used, took = process_cpu(proc.pid) - cpu, time.monotonic() - start
+            intervals = max(1, server.hits() - first)  # one coalesced call per interval
+            polls = count * intervals
+            return used / polls, polls / took
+        finally:
+            stop(proc)
+
+
+def worker_vs_floor(server: PolledServer, count: int, window: float, runs: int) -> None:
+    """Worker CPU per poll / floor CPU per request, side by side in the same run."""
+    print(f"0b. worker process vs the floor, {count} waiting instances, interval 1 s ({runs} runs)")
+    for shared in (False, True):
+        for auth in (False, True):
+            ratios, costs = [], []
+            for _ in range(runs):
+                base = floor_loop(server, 1 if shared else count, 3000, auth)
+                cost, _ = worker_cost(server, count, window, shared=shared, auth=auth)
+                base = (base + floor_loop(server, 1 if shared else count, 3000, auth)) / 2
+                ratios.append(cost / base)
+                costs.append(cost)
+            label = f"{'shared' if shared else 'own'} URL, {'basic auth' if auth else 'no auth'}"
+            cost = statistics.median(costs)
+            print(
+                f"   {label:24s} worker {cost * 1e6:5.0f} us per poll: ratio "
+                f"{statistics.median(ratios):.2f} (spread {min(ratios):.2f}-{max(ratios):.2f}; "
+                f"target <= 2), {1 / cost:.0f} polls/s per core"
+            )
+
+
 # ---------------------------------------------------------------------------- measurements
 
 
@@ -239,7 +383,7 @@ def memory(dev: DevEngine, count: int) -> None:
     pollers = len(worker.scheduler)
     asyncio_close(worker)
     print(f"2. memory: {pollers} pollers hold {used / 1024:.0f} KiB of Python objects")
-    print(f"   = {used / max(1, pollers):.0f} bytes per waiting instance (target < 4096)")
+    print(f"   = {used / max(1, pollers):.0f} bytes per waiting instance (target < 2048)")
 
 
 def rss_per_instance(server: PolledServer, count: int, settle: float) -> None:
@@ -249,15 +393,21 @@ def rss_per_instance(server: PolledServer, count: int, settle: float) -> None:
         try:
             time.sleep(settle)
             idle = process_rss(proc.pid)
+            first = server.hits()
             create(dev, "rss", count, server.url)
-            rate(server, 3.0, settle)  # polling all of them for a while
+            # Every instance polled at least once (so each holds its bound request), then
+            # a little longer: a steady state, not a ramp.
+            deadline = time.monotonic() + 300 + count / 100
+            while server.hits() - first < count and time.monotonic() < deadline:
+                time.sleep(0.5)
+            rate(server, 3.0, 1.0)
             busy = process_rss(proc.pid)
         finally:
             stop(proc)
     per = (busy - idle) / count
     print(
         f"   running worker: RSS {idle / 2**20:.0f} MiB idle, {busy / 2**20:.0f} MiB polling "
-        f"{count} instances = {per:.0f} bytes per waiting instance (target < 4096)"
+        f"{count} instances = {per:.0f} bytes per waiting instance (target < 2048)"
     )
 
 
@@ -312,16 +462,34 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="1,000 instances, short windows")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each floor comparison")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per floor run")
+    parser.add_argument("--floor-only", action="store_true", help="only part 0")
+    parser.add_argument("--cost-only", action="store_true", help="only parts 0 and 0b")
+    parser.add_argument("--memory-sizes", default="10000,100000", help="instances for part 2")
+    parser.add_argument("--memory-only", action="store_true", help="only part 2")
     args = parser.parse_args()
     if args.quick:
         args.instances, args.window, args.sizes = 1000, 5.0, "100,1000"
+        args.memory_sizes = "1000"
+        args.runs, args.requests = 3, 1000
     server = PolledServer()
     try:
-        with DevEngine.run_in_thread("127.0.0.1") as dev:
-            throughput(dev, server, args.instances, args.window)
-        with DevEngine.run_in_thread("127.0.0.1") as dev:
-            memory(dev, args.instances)
-        rss_per_instance(server, args.instances, settle=max(3.0, args.instances / 2000))
+        if not args.memory_only:
+            floor(server, args.instances, args.requests, args.runs)
+            if args.floor_only:
+                return 0
+            worker_vs_floor(server, args.instances, args.window, args.runs)
+            if args.cost_only:
+                return 0
+            with DevEngine.run_in_thread("127.0.0.1") as dev:
+                throughput(dev, server, args.instances, args.window)
+        for size in [int(n) for n in args.memory_sizes.split(",")]:
+            with DevEngine.run_in_thread("127.0.0.1") as dev:
+                memory(dev, size)
+            rss_per_instance(server, size, settle=3.0)
+        if args.memory_only:
+            return 0
         discovery_cost([int(s) for s in args.sizes.split(",")], args.page_size)
         with DevEngine.run_in_thread("127.0.0.1") as dev:
             coalescing(dev, server, args.instances, args.window)

@@ -86,6 +86,11 @@ class BoundRequest:
     sensitive_query: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     sensitive_body: bool = field(default=False, repr=False, compare=False)
     coalesce_key: str = field(default="", init=False, compare=False)
+    #: The HTTP client's wire form of this request (URL, headers and body as requests would
+    #: send them), made on the first send and reused on every poll while the worker reuses
+    #: this bound request. Not part of equality, and lost by ``dataclasses.replace``, so a
+    #: redirected request is prepared afresh.
+    wire: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "coalesce_key", _digest(self))

@@ -23,11 +23,13 @@ only ``Authorization``.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import http.cookiejar
 import logging
 import os
+import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -35,8 +37,11 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 import requests.adapters
 import requests.auth
+import requests.structures
 import requests.utils
+import urllib3
 import urllib3.exceptions
+from urllib3.util import Retry, Timeout
 
 from connector import __version__
 from connector.http.auth import (
@@ -79,6 +84,8 @@ MAX_REDIRECTS = 10
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 #: Never sent to another origin, whatever the element configured.
 _CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
+#: As requests: a failed poll is not retried here (the scheduler backs off and polls again).
+_NO_RETRIES = Retry(total=False, redirect=False)
 
 
 class _NoNetrc(requests.auth.AuthBase):
@@ -105,11 +112,28 @@ class _Session(requests.Session):
         return super().prepare_request(request)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Origin:
-    """What the environment says about one origin, as requests itself would compute it."""
+    """What the environment says about one origin, as requests itself would compute it,
+    and the urllib3 pool requests would pick for it (proxy, TLS and CA settings applied)."""
 
     settings: Mapping[str, Any]
+    url: str  # a prepared URL of this origin: what requests picks the pool by
+    pool: urllib3.HTTPConnectionPool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Wire:
+    """A bound request as requests would put it on the wire, prepared once and then sent
+    through the origin's urllib3 pool on every poll: no session merging, cookie jar, hooks,
+    URL re-quoting or environment lookups per poll."""
+
+    method: str
+    target: str  # the request target: the path and query, or the absolute URL via a proxy
+    headers: Mapping[str, str]  # shared by requests with the same headers; never mutated
+    body: bytes | None
+    timeout: Timeout
+    origin: _Origin
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -153,8 +177,12 @@ class HttpClient:
         session.cookies.set_policy(_NoCookies())
         session.headers["User-Agent"] = user_agent or f"http-polling-connector/{__version__}"
         self.session = session
+        self._adapter = adapter
         # Keyed by (skip_encoding, origin as written in the URL); see the module docstring.
         self._origins: dict[tuple[bool, str], _Origin] = {}
+        # Header blocks by content: the bound requests of one element share one dict.
+        self._header_blocks: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+        self._timeouts: dict[tuple[float | None, float | None], Timeout] = {}
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -172,36 +200,35 @@ class HttpClient:
         With OAuth, a 401 answer invalidates the cached token and the request is sent once
         more with a fresh token.
         """
-        safe = redact_url(req.url)
         deadline = time.monotonic() + self._total_seconds(req)
-        response = self._send(req, safe)
-        if response.status_code == 401 and isinstance(
+        response = self._send(req)
+        if response.status == 401 and isinstance(
             req.auth, OAuthClientCredentials | OAuthRefreshToken
         ):
-            response.close()
+            _discard(response)
             self.tokens.invalidate(req.auth)
-            response = self._send(req, safe)
+            response = self._send(req)
         if req.follow_redirects:
-            response = self._follow(req, response, safe)
-        return self._read(req, response, safe, deadline)
+            response, req = self._follow(req, response)
+        return self._read(req, response, deadline)
 
     def _follow(
-        self, req: BoundRequest, response: requests.Response, safe: str
-    ) -> requests.Response:
+        self, req: BoundRequest, response: urllib3.BaseHTTPResponse
+    ) -> tuple[urllib3.BaseHTTPResponse, BoundRequest]:
         """Follow redirects of ``response`` hop by hop under the rules of :func:`redirect_hop`."""
         hops = 0
-        while response.status_code in _REDIRECTS and response.headers.get("Location"):
+        while response.status in _REDIRECTS and response.headers.get("Location"):
             location = response.headers["Location"]
-            response.close()
+            _discard(response)
             hops += 1
+            safe = redact_url(req.url)
             if hops > MAX_REDIRECTS:
                 raise HttpTransportError(
                     "protocol", f"more than {MAX_REDIRECTS} redirects", url=safe
                 )
-            req = redirect_hop(req, response.status_code, location, safe)
-            safe = redact_url(req.url)
-            response = self._send(req, safe)
-        return response
+            req = redirect_hop(req, response.status, location, safe)
+            response = self._send(req)
+        return response, req
 
     # -- internals --------------------------------------------------------------------
 
@@ -213,7 +240,44 @@ class HttpClient:
     def _timeout(self, req: BoundRequest) -> tuple[float | None, float | None]:
         return (req.connect_timeout, req.read_timeout)
 
-    def _send(self, req: BoundRequest, safe: str) -> requests.Response:
+    def _send(self, req: BoundRequest) -> urllib3.BaseHTTPResponse:
+        """Send ``req`` through its origin's pool, exactly as requests' adapter would."""
+        wire: _Wire | None = req.wire
+        if wire is None:
+            wire = self._prepare(req)
+            # A cache on a frozen object: the same value whichever thread writes it first.
+            object.__setattr__(req, "wire", wire)
+        headers = wire.headers
+        auth = req.auth
+        if isinstance(auth, OAuthClientCredentials | OAuthRefreshToken):
+            # The token changes over time, so it is the one header added on every poll.
+            token = self.tokens.token(
+                auth, self.session, timeout=self._timeout(req), verify=self.verify
+            )
+            headers = {**headers, "Authorization": f"Bearer {token}"}
+        pool = self._pool(wire.origin)
+        if pool.proxy is None:
+            return _send_direct(pool, wire, headers, req.url)
+        try:
+            # Through a proxy: urlopen adds the proxy headers and opens CONNECT tunnels.
+            return pool.urlopen(
+                wire.method,
+                wire.target,
+                body=wire.body,
+                headers=headers,
+                retries=False,  # as requests: a failed poll is retried by the scheduler
+                redirect=False,  # followed by _follow, with our rules
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+                timeout=wire.timeout,
+                chunked=False,
+            )
+        except Exception as exc:
+            raise _transport_error(exc, redact_url(req.url)) from None
+
+    def _prepare(self, req: BoundRequest) -> _Wire:
+        """The wire form of ``req``: what requests would send, computed by requests itself."""
         headers = dict(req.headers)
         query = list(req.query)
         auth = req.auth
@@ -226,13 +290,7 @@ class HttpClient:
                 query.append((auth.name, auth.value))
             else:
                 headers[auth.name] = auth.value
-        elif isinstance(auth, OAuthClientCredentials | OAuthRefreshToken):
-            token = self.tokens.token(
-                auth, self.session, timeout=self._timeout(req), verify=self.verify
-            )
-            headers["Authorization"] = f"Bearer {token}"
         key = (req.skip_encoding, _origin_of(req.url))
-        known = self._origins.get(key)
         try:
             prepared = self.session.prepare_request(
                 requests.Request(
@@ -247,37 +305,63 @@ class HttpClient:
             if req.skip_encoding:
                 # Sent exactly as configured: requests would re-quote the URL otherwise.
                 prepared.url = _append_raw_query(req.url, query)
-            if known is None:
-                known = self._remember(key, req.url, prepared.url)
-            settings = known.settings
-            return self.session.send(
-                prepared,
-                timeout=self._timeout(req),
-                allow_redirects=False,  # followed by _follow, with our rules
-                proxies=dict(settings["proxies"]),
-                stream=settings["stream"],
-                verify=settings["verify"],
-                cert=settings["cert"],
+            assert prepared.url is not None and prepared.method is not None
+            origin = self._origins.get(key) or self._remember(key, prepared.url)
+            target = self._adapter.request_url(prepared, dict(origin.settings["proxies"]))
+            body = prepared.body
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            assert body is None or isinstance(body, bytes)
+            return _Wire(
+                method=prepared.method,
+                target=target,
+                headers=self._header_block(prepared.headers),
+                body=body,
+                timeout=self._timeout_of(req),
+                origin=origin,
             )
-        except requests.exceptions.ConnectTimeout:
-            raise HttpTransportError("connect_timeout", "connect timed out", url=safe) from None
-        except requests.exceptions.ReadTimeout:
-            raise HttpTransportError("read_timeout", "read timed out", url=safe) from None
-        except requests.exceptions.SSLError:
-            raise HttpTransportError("tls", "TLS handshake failed", url=safe) from None
-        except requests.exceptions.TooManyRedirects:
-            raise HttpTransportError("protocol", "too many redirects", url=safe) from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError):
-            raise HttpTransportError("invalid_url", "invalid URL", url=safe) from None
-        except requests.exceptions.ConnectionError as exc:
-            # str(exc) would repeat the full URL, query string included.
-            raise HttpTransportError(
-                "connection", f"connection failed ({_cause(exc)})", url=safe
-            ) from None
-        except requests.RequestException as exc:
-            raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
+        except Exception as exc:
+            raise _transport_error(exc, redact_url(req.url)) from None
 
-    def _remember(self, key: tuple[bool, str], url: str, prepared_url: str | None) -> _Origin:
+    def _timeout_of(self, req: BoundRequest) -> Timeout:
+        # Shared: a urllib3 Timeout is a plain object of some 300 bytes, and there is one
+        # wire form per waiting instance.
+        key = (req.connect_timeout, req.read_timeout)
+        known = self._timeouts.get(key)
+        if known is None:
+            if len(self._timeouts) >= _MAX_ORIGINS:
+                self._timeouts.clear()
+            known = self._timeouts[key] = Timeout(connect=key[0], read=key[1])
+        return known
+
+    def _header_block(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        block = tuple(headers.items())
+        known = self._header_blocks.get(block)
+        if known is None:
+            if len(self._header_blocks) >= _MAX_ORIGINS:
+                self._header_blocks.clear()
+            known = self._header_blocks[block] = dict(block)
+        return known
+
+    def _pool(self, origin: _Origin) -> urllib3.HTTPConnectionPool:
+        """The origin's pool, as requests picks it (proxy, TLS verification, CA bundle)."""
+        pool = origin.pool
+        # A pool the pool manager evicted (more origins than pool_size) is closed: ask again.
+        if pool is None or pool.pool is None:
+            settings = origin.settings
+            probe = requests.PreparedRequest()
+            probe.method, probe.url = "GET", origin.url
+            probe.headers = requests.structures.CaseInsensitiveDict()
+            found = self._adapter.get_connection_with_tls_context(
+                probe, settings["verify"], proxies=dict(settings["proxies"]), cert=settings["cert"]
+            )
+            assert isinstance(found, urllib3.HTTPConnectionPool)
+            verify_tls: Any = self._adapter.cert_verify
+            verify_tls(found, origin.url, settings["verify"], settings["cert"])
+            origin.pool = pool = found
+        return pool
+
+    def _remember(self, key: tuple[bool, str], prepared_url: str) -> _Origin:
         """Ask requests about the environment for this origin, once (see module docstring)."""
         # Proxies (HTTP(S)_PROXY, NO_PROXY) and CA settings from the environment. Only the
         # scheme, host and port of the URL matter to requests here.
@@ -287,41 +371,48 @@ class HttpClient:
         if settings["verify"] is True and os.environ.get("SSL_CERT_FILE"):
             # requests bundles certifi and ignores OpenSSL's variable; honour it too.
             settings = {**settings, "verify": os.environ["SSL_CERT_FILE"]}
-        known = _Origin(settings=settings)
+        known = _Origin(settings=settings, url=prepared_url)
         if len(self._origins) >= _MAX_ORIGINS:
             self._origins.clear()
         self._origins[key] = known
         return known
 
     def _read(
-        self,
-        req: BoundRequest,
-        response: requests.Response,
-        safe: str,
-        deadline: float = float("inf"),
+        self, req: BoundRequest, response: urllib3.BaseHTTPResponse, deadline: float
     ) -> HttpResponse:
+        consumed = False
         try:
-            raw = b"" if req.method == "HEAD" else self._read_capped(response, safe, deadline)
+            if req.method == "HEAD":
+                # No body follows, whatever Content-Length announces; the connection stays.
+                response.read()
+                raw = b""
+            else:
+                raw = self._read_capped(response, req.url, deadline)
+            consumed = True
         finally:
-            response.close()
+            if consumed:
+                response.release_conn()
+            else:
+                _discard(response)
         content_type = response.headers.get("Content-Type")
         reason = response.reason or ""
-        if response.status_code >= 400:
+        if response.status >= 400:
+            safe = redact_url(req.url)
             raise HttpStatusError(
-                response.status_code,
+                response.status,
                 reason,
                 body_excerpt=excerpt(raw, content_type),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 url=safe,
             )
         return HttpResponse(
-            status=response.status_code,
+            status=response.status,
             reason=reason,
-            headers=collect_headers(response.raw.headers.items()),
-            body=self._parse(req, raw, content_type, safe) if req.method != "HEAD" else None,
+            headers=collect_headers(response.headers.items()),
+            body=self._parse(req, raw, content_type) if req.method != "HEAD" else None,
         )
 
-    def _parse(self, req: BoundRequest, raw: bytes, content_type: str | None, safe: str) -> Any:
+    def _parse(self, req: BoundRequest, raw: bytes, content_type: str | None) -> Any:
         try:
             return parse_body(raw, content_type)
         except NonFiniteNumberError as exc:
@@ -329,34 +420,136 @@ class HttpClient:
                 "invalid_body",
                 f"element {req.element}: response body is not valid JSON: {exc} "
                 "(NaN, Infinity and numbers beyond 1.8e308 cannot be published)",
-                url=safe,
+                url=redact_url(req.url),
             ) from None
 
-    def _read_capped(
-        self, response: requests.Response, safe: str, deadline: float = float("inf")
-    ) -> bytes:
+    def _read_capped(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
+        # The URL is redacted only for an error: redact_url costs as much as a header parse.
         limit = self.max_response_bytes
-        declared = response.headers.get("Content-Length", "")
+        headers = response.headers
+        declared = headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, safe)
-        chunks: list[bytes] = []
-        size = 0
+            raise _too_large(limit, redact_url(url))
         try:
-            for chunk in _chunks(response):
+            # A body of known length with no encoding ends when that many bytes arrived:
+            # the common poll answer takes one read and no end-of-body probe.
+            expected = (
+                int(declared)
+                if declared.isdigit()
+                and "Content-Encoding" not in headers
+                and "Transfer-Encoding" not in headers  # chunked would override the length
+                else None
+            )
+            chunks: list[bytes] = []
+            size = 0
+            # read1 returns whatever one socket read brings, where read(n) would wait for n
+            # bytes: a trickle of bytes is checked against the deadline as it arrives.
+            while chunk := response.read1(_CHUNK, decode_content=True):
                 size += len(chunk)
                 if size > limit:
-                    raise _too_large(limit, safe)
+                    raise _too_large(limit, redact_url(url))
                 chunks.append(chunk)
+                if expected is not None and size >= expected:
+                    break
                 if time.monotonic() > deadline:
                     raise HttpTransportError(
-                        "deadline", "the response took longer than its total timeout", url=safe
+                        "deadline",
+                        "the response took longer than its total timeout",
+                        url=redact_url(url),
                     )
-        except (requests.exceptions.ConnectionError, urllib3.exceptions.ReadTimeoutError):
-            raise HttpTransportError("read_timeout", "reading the body failed", url=safe) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            # read1 raises urllib3's own errors (iter_content wraps them in requests' ones).
-            raise HttpTransportError("protocol", type(exc).__name__, url=safe) from None
+        except HttpTransportError:
+            raise
+        except (
+            urllib3.exceptions.ReadTimeoutError,
+            urllib3.exceptions.SSLError,
+            OSError,
+        ):
+            raise HttpTransportError(
+                "read_timeout", "reading the body failed", url=redact_url(url)
+            ) from None
+        except Exception as exc:
+            # Truncated chunks, a broken gzip stream: what requests reports as a protocol error.
+            raise HttpTransportError("protocol", type(exc).__name__, url=redact_url(url)) from None
         return b"".join(chunks)
+
+
+def _send_direct(
+    pool: urllib3.HTTPConnectionPool, wire: _Wire, headers: Mapping[str, str], url: str
+) -> urllib3.BaseHTTPResponse:
+    """Send on one of ``pool``'s keep-alive connections: what ``urlopen`` does for a
+    direct request without retries or redirects, minus re-encoding the already encoded
+    target and building a retry policy on every poll. The response holds the connection
+    and gives it back to the pool when read (``release_conn``)."""
+    conn = pool._get_conn()
+    try:
+        return pool._make_request(
+            conn,
+            wire.method,
+            wire.target,
+            body=wire.body,
+            headers=headers,
+            retries=_NO_RETRIES,
+            timeout=wire.timeout,
+            chunked=False,
+            response_conn=conn,
+            preload_content=False,
+            decode_content=False,
+        )
+    except BaseException as exc:
+        # As urlopen: the connection may be half used, so it is closed, and its slot goes
+        # back to the pool empty (a new connection is made for it when needed).
+        conn.close()
+        pool._put_conn(None)
+        if not isinstance(exc, Exception):
+            raise
+        raise _transport_error(exc, redact_url(url)) from None
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Give up on a response whose body is not read: close its connection, as requests."""
+    response.close()
+    response.release_conn()
+
+
+def _transport_error(exc: Exception, safe: str) -> HttpTransportError:
+    """``exc`` raised sending a request, as the error kinds requests' exceptions map to."""
+    errors = urllib3.exceptions
+    if isinstance(exc, HttpTransportError):
+        return exc
+    if isinstance(exc, errors.ProxyError):
+        # str(exc) would repeat the full URL, query string included.
+        return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
+    if isinstance(
+        exc, errors.SSLError | requests.exceptions.SSLError | ssl.SSLError | ssl.CertificateError
+    ):
+        return HttpTransportError("tls", "TLS handshake failed", url=safe)
+    if isinstance(exc, errors.ConnectTimeoutError) and not isinstance(
+        exc, errors.NewConnectionError
+    ):
+        return HttpTransportError("connect_timeout", "connect timed out", url=safe)
+    if isinstance(exc, errors.ReadTimeoutError):
+        return HttpTransportError("read_timeout", "read timed out", url=safe)
+    if isinstance(
+        exc,
+        errors.LocationValueError
+        | requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | ValueError,
+    ):
+        return HttpTransportError("invalid_url", "invalid URL", url=safe)
+    if isinstance(
+        exc,
+        errors.NewConnectionError
+        | errors.ProtocolError
+        | errors.ClosedPoolError
+        | errors.EmptyPoolError
+        | http.client.HTTPException  # the server closed the connection or sent garbage
+        | OSError
+        | requests.exceptions.ConnectionError,
+    ):
+        return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
+    return HttpTransportError("protocol", type(exc).__name__, url=safe)
 
 
 def redirect_hop(req: BoundRequest, status: int, location: str, safe: str) -> BoundRequest:
@@ -421,18 +614,6 @@ def _origin_key(parts: Any) -> tuple[str, str, int | None]:
     scheme = parts.scheme.lower()
     port = parts.port or {"http": 80, "https": 443}.get(scheme)
     return scheme, (parts.hostname or "").lower(), port
-
-
-def _chunks(response: requests.Response) -> Iterator[bytes]:
-    """The body as it arrives: ``read1`` returns whatever one socket read brings, where
-    ``iter_content`` would wait for a full chunk (a trickle of bytes never fills one)."""
-    raw = response.raw
-    read1 = getattr(raw, "read1", None)
-    if read1 is None:  # urllib3 1.x
-        yield from response.iter_content(_CHUNK)
-        return
-    while chunk := read1(_CHUNK, decode_content=True):
-        yield chunk
 
 
 def _too_large(limit: int, safe: str) -> HttpTransportError:
