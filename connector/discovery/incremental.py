@@ -1,6 +1,6 @@
 """Incremental discovery: each cycle costs the cluster O(changes), not O(waiting instances).
 
-:class:`IncrementalDiscovery` keeps the waiting set that :class:`~connector.discovery.Discovery`
+:class:`IncrementalDiscovery` keeps the waiting set that :class:`~connector.discovery.cycle.Discovery`
 rebuilds from scratch every cycle, and updates it from what changed:
 
 * **message subscriptions**: one search for ``lastUpdatedDate > watermark - overlap`` (any
@@ -34,20 +34,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from connector.discovery import (
+from connector.discovery.cluster import JsonObject
+from connector.discovery.cycle import Discovery
+from connector.discovery.model import (
     Definition,
     DefinitionRef,
-    Discovery,
-    JsonObject,
-    RestV2Source,
     Snapshot,
     Source,
     WaitingInstance,
     WaitingRow,
     reuses_key,
 )
+from connector.discovery.rest_v2 import RestV2Source
+from connector.discovery.sharding import owns
 from connector.observability import log_event
-from connector.sharding import owns
 
 log = logging.getLogger(__name__)
 
