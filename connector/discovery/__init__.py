@@ -18,7 +18,6 @@ from connector.discovery.cycle import Discovery, element_ancestors
 from connector.discovery.incremental import (
     IncrementalDiscovery,
     SyncOptions,
-    build_discovery,
     cycle_interval,
     format_timestamp,
     parse_timestamp,
@@ -33,7 +32,7 @@ from connector.discovery.model import (
 from connector.discovery.operate_v1 import OperateV1Source
 from connector.discovery.rest_v2 import RestV2Source
 from connector.discovery.sharding import owns, shard_of
-from connector.discovery.sources import build_source
+from connector.discovery.sources import build_discovery, build_source
 
 __all__ = [
     "ClusterAuth",

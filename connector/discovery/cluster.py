@@ -75,11 +75,10 @@ class ClusterAuth:
         )
 
     def headers(self, session: requests.Session, timeout: Timeout) -> dict[str, str]:
-        if self.method == "basic":
-            return {"Authorization": BasicAuth(self.username or "", self.password or "").header()}
         if self.method == "oidc":
             return {"Authorization": "Bearer " + self.bearer(session, timeout)}
-        return {}
+        header = self.cached_header()  # basic needs no I/O; none has no header
+        return {} if header is None else {"Authorization": header}
 
     def cached_header(self) -> str | None:
         """The ``authorization`` value if it needs no I/O (basic, or a cached token)."""
@@ -253,9 +252,6 @@ def parse_release(version: str | None) -> tuple[int, int] | None:
         return None
 
 
-def _int(value: Any) -> int:
-    return int(value)
-
-
-def _opt_int(value: Any) -> int | None:
+def optional_int(value: Any) -> int | None:
+    """A JSON key or number that may be absent (``None``)."""
     return None if value is None else int(value)

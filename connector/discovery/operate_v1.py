@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
-from connector.discovery.cluster import JsonObject, RestClient, _int, _opt_int
+from connector.discovery.cluster import JsonObject, RestClient, optional_int
 from connector.discovery.model import Definition, DefinitionRef, VariableRow, WaitingRow
 
 
@@ -48,9 +48,9 @@ class OperateV1Source:
         # Operate cannot tell which ones have open subscriptions.
         return [
             DefinitionRef(
-                key=_int(item["key"]),
+                key=int(item["key"]),
                 process_id=str(item.get("bpmnProcessId") or ""),
-                version=_opt_int(item.get("version")),
+                version=optional_int(item.get("version")),
                 tenant_id=item.get("tenantId"),
             )
             for item in self._search("/v1/process-definitions/search", {})
@@ -66,8 +66,8 @@ class OperateV1Source:
                 filter_ = {"processDefinitionKey": key, "flowNodeId": node, "state": "ACTIVE"}
                 for item in self._search("/v1/flownode-instances/search", filter_):
                     yield WaitingRow(
-                        element_instance_key=_int(item["key"]),
-                        process_instance_key=_int(item["processInstanceKey"]),
+                        element_instance_key=int(item["key"]),
+                        process_instance_key=int(item["processInstanceKey"]),
                         process_definition_key=key,
                         element_id=config.element_id,
                         message_name=config.message_name,
@@ -87,11 +87,11 @@ class OperateV1Source:
                     continue
                 rows.append(
                     VariableRow(
-                        key=_int(item["key"]),
+                        key=int(item["key"]),
                         name=str(item["name"]),
                         value=str(item.get("value")),
-                        scope_key=_int(item["scopeKey"]),
-                        process_instance_key=_int(item["processInstanceKey"]),
+                        scope_key=int(item["scopeKey"]),
+                        process_instance_key=int(item["processInstanceKey"]),
                         truncated=bool(item.get("truncated")),
                     )
                 )
@@ -109,5 +109,5 @@ class OperateV1Source:
             for element_id in element_ids:
                 filter_ = {"processInstanceKey": pik, "flowNodeId": element_id, "state": "ACTIVE"}
                 for item in self._search("/v1/flownode-instances/search", filter_):
-                    found[(pik, element_id)] = _int(item["key"])
+                    found[(pik, element_id)] = int(item["key"])
         return found

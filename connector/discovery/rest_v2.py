@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any
 
 from connector.discovery.cluster import (
     ClusterError,
     JsonObject,
     RestClient,
-    _int,
-    _opt_int,
+    optional_int,
     parse_release,
 )
 from connector.discovery.model import Definition, DefinitionRef, VariableRow, WaitingRow
@@ -25,6 +25,36 @@ log = logging.getLogger(__name__)
 
 # The first release whose REST API v2 has every search the REST source uses.
 MIN_REST_V2_RELEASE = (8, 8)
+
+SUBSCRIPTIONS = "/v2/message-subscriptions/search"
+DEFINITIONS = "/v2/process-definitions/search"
+#: states of a subscription that is still waiting for its message (Zeebe keeps a migrated
+#: instance's subscription, now at the target definition's element)
+OPEN_STATES = ("CREATED", "MIGRATED")
+
+
+def definition_ref(item: Mapping[str, Any]) -> DefinitionRef:
+    """A process-definition search item as a reference."""
+    return DefinitionRef(
+        key=int(item["processDefinitionKey"]),
+        process_id=str(item.get("processDefinitionId") or ""),
+        version=optional_int(item.get("version")),
+        tenant_id=item.get("tenantId"),
+    )
+
+
+def waiting_row(item: Mapping[str, Any]) -> WaitingRow:
+    """A message-subscription search item as a row; KeyError, TypeError or ValueError when
+    a field the worker needs is missing."""
+    return WaitingRow(
+        element_instance_key=int(item["elementInstanceKey"]),
+        process_instance_key=int(item["processInstanceKey"]),
+        process_definition_key=int(item["processDefinitionKey"]),
+        element_id=str(item["elementId"]),
+        message_name=item.get("messageName"),
+        correlation_key=item.get("correlationKey"),
+        tenant_id=item.get("tenantId"),
+    )
 
 
 class RestV2Source:
@@ -44,7 +74,7 @@ class RestV2Source:
     def requests_made(self) -> int:
         return self.client.requests
 
-    def _search(
+    def search(
         self, path: str, filter_: JsonObject, sort: list[JsonObject]
     ) -> Iterator[JsonObject]:
         """Every item of a search, page by page with the ``after`` cursor."""
@@ -98,14 +128,9 @@ class RestV2Source:
             {"isLatestVersion": True, "tenantId": tenant} for tenant in self.tenant_ids
         ] or [{"isLatestVersion": True}]
         return [
-            DefinitionRef(
-                key=_int(item["processDefinitionKey"]),
-                process_id=str(item.get("processDefinitionId") or ""),
-                version=_opt_int(item.get("version")),
-                tenant_id=item.get("tenantId"),
-            )
+            definition_ref(item)
             for filter_ in filters
-            for item in self._search("/v2/process-definitions/search", filter_, sort)
+            for item in self.search(DEFINITIONS, filter_, sort)
         ]
 
     def xml(self, key: int) -> str | None:
@@ -117,21 +142,12 @@ class RestV2Source:
 
     def waiting(self, definitions: Mapping[int, Definition]) -> Iterator[WaitingRow]:
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
-        # A migrated instance keeps its subscription (state MIGRATED, at the target's element).
-        filter_: JsonObject = {"messageSubscriptionState": {"$in": ["CREATED", "MIGRATED"]}}
+        filter_: JsonObject = {"messageSubscriptionState": {"$in": list(OPEN_STATES)}}
         if self.tenant_ids:
             filter_["tenantId"] = {"$in": list(self.tenant_ids)}
-        for item in self._search("/v2/message-subscriptions/search", filter_, sort):
+        for item in self.search(SUBSCRIPTIONS, filter_, sort):
             try:
-                yield WaitingRow(
-                    element_instance_key=_int(item["elementInstanceKey"]),
-                    process_instance_key=_int(item["processInstanceKey"]),
-                    process_definition_key=_int(item["processDefinitionKey"]),
-                    element_id=str(item["elementId"]),
-                    message_name=item.get("messageName"),
-                    correlation_key=item.get("correlationKey"),
-                    tenant_id=item.get("tenantId"),
-                )
+                yield waiting_row(item)
             except (KeyError, TypeError, ValueError):
                 log.debug("skipping incomplete message subscription %r", item)
 
@@ -148,14 +164,14 @@ class RestV2Source:
         sort = [{"field": "variableKey", "order": "ASC"}]
         return [
             VariableRow(
-                key=_int(item["variableKey"]),
+                key=int(item["variableKey"]),
                 name=str(item["name"]),
                 value=str(item.get("value")),
-                scope_key=_int(item["scopeKey"]),
-                process_instance_key=_int(item["processInstanceKey"]),
+                scope_key=int(item["scopeKey"]),
+                process_instance_key=int(item["processInstanceKey"]),
                 truncated=bool(item.get("isTruncated")),
             )
-            for item in self._search("/v2/variables/search", filter_, sort)
+            for item in self.search("/v2/variables/search", filter_, sort)
         ]
 
     def variable_value(self, variable_key: int) -> str | None:
@@ -176,8 +192,8 @@ class RestV2Source:
                     "elementId": element_id,
                     "state": "ACTIVE",
                 }
-                for item in self._search("/v2/element-instances/search", filter_, sort):
-                    found[(_int(item["processInstanceKey"]), str(item["elementId"]))] = _int(
+                for item in self.search("/v2/element-instances/search", filter_, sort):
+                    found[(int(item["processInstanceKey"]), str(item["elementId"]))] = int(
                         item["elementInstanceKey"]
                     )
         return found
