@@ -14,7 +14,7 @@ This module is the package's public surface: other packages import from here onl
 """
 
 from connector.discovery.cluster import ClusterAuth, ClusterError, RestClient
-from connector.discovery.cycle import Discovery, element_ancestors
+from connector.discovery.cycle import Discovery
 from connector.discovery.incremental import (
     IncrementalDiscovery,
     SyncOptions,
@@ -50,7 +50,6 @@ __all__ = [
     "build_discovery",
     "build_source",
     "cycle_interval",
-    "element_ancestors",
     "format_timestamp",
     "owns",
     "parse_timestamp",

@@ -23,8 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connector.bpmn import BpmnError, parse_xml
-from connector.bpmn import element_ancestors as bpmn_ancestors
+from connector.bpmn import BpmnError, element_ancestors, parse_definitions
 from connector.discovery.cluster import ClusterError
 from connector.discovery.model import (
     Definition,
@@ -39,18 +38,6 @@ from connector.discovery.sharding import owns
 from connector.elements import load_elements
 
 log = logging.getLogger(__name__)
-
-
-def element_ancestors(xml: str | bytes) -> dict[str, tuple[str, ...]]:
-    """Element id -> ids of its enclosing sub-processes, innermost first.
-
-    A boundary event gets its activity's ancestors (it lives in the activity's scope).
-    Parsed with the hardened parser and walked without recursion (any nesting depth).
-    """
-    try:
-        return bpmn_ancestors(parse_xml(xml))
-    except BpmnError:
-        return {}
 
 
 class Discovery:
@@ -116,8 +103,9 @@ class Discovery:
         self._unreadable.discard(ref.key)
         source = f"{ref.process_id or 'process'} (key {ref.key})"
         try:
-            configs, errors = load_elements(xml, source=source)
-            ancestors = element_ancestors(xml) if configs else {}
+            root = parse_definitions(xml)  # once, for the elements and their scopes
+            configs, errors = load_elements(root, source=source)
+            ancestors = element_ancestors(root) if configs else {}
         except Exception as exc:  # bad BPMN or a bug: this definition only, not discovery
             reason = str(exc) if isinstance(exc, BpmnError) else f"{type(exc).__name__}: {exc}"
             log.warning(
