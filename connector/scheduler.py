@@ -53,8 +53,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 # Sharding lives in discovery (a lower layer), which keeps only this replica's instances.
-from connector.discovery.sharding import owns as owns
-from connector.discovery.sharding import shard_of as shard_of
+from connector.discovery import owns as owns
+from connector.discovery import shard_of as shard_of
 from connector.errors import ConnectorError
 from connector.observability import Metrics, log_event
 

@@ -10,7 +10,11 @@ both over one :class:`RestClient` (:class:`ClusterAuth`). :class:`Discovery` run
 scan each cycle; :class:`IncrementalDiscovery` reads only what changed (REST API v2);
 :func:`build_discovery` picks one. Which replica serves an instance: :func:`owns`.
 
-This module is the package's public surface: other packages import from here only.
+Modules, from the bottom of the package's layers (pyproject.toml) up: ``model`` (what
+discovery deals in), ``cluster`` (the REST client and cluster auth), ``sharding``; the
+sources ``rest_v2`` and ``operate_v1`` and the complete scan ``cycle``; ``incremental``;
+``sources`` (what the settings ask for). This module is the package's public surface: other
+packages import from here only.
 """
 
 from connector.discovery.cluster import ClusterAuth, ClusterError, RestClient

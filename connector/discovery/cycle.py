@@ -1,18 +1,11 @@
-"""Finding polling work in the cluster: definitions, their XML, waiting instances, variables.
+"""The complete discovery cycle: every definition, every open wait, each cycle.
 
-Two sources behind one small interface (:class:`Source`):
-
-* :class:`RestV2Source`, the Orchestration Cluster REST API v2 (Camunda 8.8+): latest process
-  definitions (``isLatestVersion``), open message subscriptions (``CREATED``; they carry the
-  element instance key and the engine-evaluated correlation key, boundary events included),
-  variables by batches of process instances (``$in``).
-* :class:`OperateV1Source`, the Operate API v1 for 8.6/8.7 clusters: all definitions,
-  ACTIVE flow-node instances per polling element, variables per process instance.
-
-:class:`Discovery` runs one cycle (:meth:`Discovery.cycle`): the number of REST requests
-grows with result pages (and newly seen definitions, whose XML is cached by key forever: a
-deployed definition never changes), not with waiting instances. Every call is synchronous
-(``requests``); the worker runs it in a thread.
+:class:`Discovery` runs one cycle (:meth:`Discovery.cycle`) against one
+:class:`~connector.discovery.model.Source`: the number of REST requests grows with result
+pages (and newly seen definitions, whose XML is cached by key forever: a deployed definition
+never changes), not with waiting instances. It also fetches the variables the waiting
+instances' expressions read, in batches, scoped as Zeebe resolves them. Every call is
+synchronous (``requests``); the worker runs it in a thread.
 """
 
 from __future__ import annotations
