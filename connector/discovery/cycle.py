@@ -174,17 +174,7 @@ class Discovery:
             if not owns(row.element_instance_key, self.shard_index, self.shard_count):
                 skipped += 1
                 continue
-            instance = WaitingInstance(
-                element_instance_key=row.element_instance_key,
-                process_instance_key=row.process_instance_key,
-                process_definition_key=row.process_definition_key,
-                process_id=config.process_id,
-                element_id=config.element_id,
-                message_name=config.message_name,
-                correlation_key=row.correlation_key,
-                tenant_id=row.tenant_id,
-                config=config,
-            )
+            instance = WaitingInstance.of(row, config)
             waiting[instance.key] = instance
         self._waiting = waiting
         reset, self._reset_reason = self._reset_reason, None

@@ -423,17 +423,7 @@ class IncrementalDiscovery(Discovery):
         config = definition.config_for(row.element_id, row.message_name)
         if config is None:
             return None
-        return WaitingInstance(
-            element_instance_key=row.element_instance_key,
-            process_instance_key=row.process_instance_key,
-            process_definition_key=row.process_definition_key,
-            process_id=config.process_id,
-            element_id=config.element_id,
-            message_name=config.message_name,
-            correlation_key=row.correlation_key,
-            tenant_id=row.tenant_id,
-            config=config,
-        )
+        return WaitingInstance.of(row, config)
 
     def _add(self, key: tuple[int, str], instance: WaitingInstance, updated: int | None) -> None:
         old = self._waiting.get(key)

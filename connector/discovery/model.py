@@ -65,6 +65,22 @@ class WaitingInstance:
         """Poller identity: two boundary events on one activity share the instance key."""
         return (self.element_instance_key, self.element_id)
 
+    @classmethod
+    def of(cls, row: WaitingRow, config: ElementConfig) -> WaitingInstance:
+        """The instance a source's row describes, waiting at ``config``'s element (a boundary
+        event reported under its activity's id gets the event's)."""
+        return cls(
+            element_instance_key=row.element_instance_key,
+            process_instance_key=row.process_instance_key,
+            process_definition_key=row.process_definition_key,
+            process_id=config.process_id,
+            element_id=config.element_id,
+            message_name=config.message_name,
+            correlation_key=row.correlation_key,
+            tenant_id=row.tenant_id,
+            config=config,
+        )
+
 
 class WaitingRow(NamedTuple):
     """A raw waiting element instance as a source reports it (a tuple: 10,000s per cycle)."""
