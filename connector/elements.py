@@ -30,6 +30,7 @@ from pydantic import Field as PydanticField
 from connector import feel
 from connector.bpmn import (
     POLLING_TYPE,
+    Document,
     ElementKind,
     PollingElement,
     UnsupportedElement,
@@ -199,7 +200,7 @@ class ElementConfig(BaseModel):
 
 
 def load_elements(
-    xml: str | bytes, *, source: str = "", warnings: list[str] | None = None
+    xml: Document, *, source: str = "", warnings: list[str] | None = None
 ) -> tuple[list[ElementConfig], list[ElementConfigError]]:
     """Parse ``xml`` and validate every polling element in it.
 

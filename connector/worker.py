@@ -46,9 +46,9 @@ from connector.discovery import (
     Discovery,
     Snapshot,
     WaitingInstance,
+    build_discovery,
     build_source,
 )
-from connector.discovery_sync import build_discovery
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.http.oauth import SHARED_PROVIDER
