@@ -17,7 +17,19 @@ from typing import Any
 
 from . import ast as A
 from .errors import FeelSyntaxError
-from .lexer import EOF, KEYWORDS, NAME, NUM, OP, STR, TEMPORAL, Token, tokenize
+from .lexer import (
+    EOF,
+    KEYWORDS,
+    NAME,
+    NUM,
+    OP,
+    STR,
+    TEMPORAL,
+    WHITESPACE,
+    Token,
+    rstrip_whitespace,
+    tokenize,
+)
 
 #: feel-scala's reserved words: never a name (nor a path segment) unless in backticks.
 RESERVED_WORDS = frozenset(
@@ -53,7 +65,7 @@ _OP_PRECEDENCE = {
     "/": _PREC_MUL,
     "**": _PREC_POW,
 }
-_WS = re.compile(r"\s+")
+_WS = re.compile(f"[{WHITESPACE}]+")
 
 
 def parse(text: str) -> A.Node:
@@ -653,7 +665,7 @@ class _Parser:
         text = self.text
         while end < len(text) and text[end] not in _KEY_STOP:
             end += 1
-        key = text[tok.start : end].rstrip()
+        key = rstrip_whitespace(text[tok.start : end])
         if not key or end >= len(text) or text[end] != ":":
             raise self.error("a context key (name or string) followed by ':'")
         while self.tok.start < end:
