@@ -443,6 +443,15 @@ class _Parser:
             # `5 in ? < 10`: a test on the input value takes the whole comparison
             self.i, self.input_values = start, before
             expr = self._binary(_PREC_CMP)
+        if (
+            single
+            and tok_next.kind == EOF
+            and isinstance(expr, A.Const)
+            and type(expr.value) is bool
+        ):
+            # feel-scala: a boolean literal that ends the text is compared with the value
+            # (`flag in false`); anywhere else it is a condition (`flag in (false)` is false)
+            return A.UnaryCompare(tok.start, "=", expr)
         return A.UnaryExpr(tok.start, expr, self.input_values != before)
 
     # ------------------------------------------------------------ primaries
