@@ -20,7 +20,7 @@ from connector.feel.builtins._util import (
     spread,
     table,
 )
-from connector.feel.semantics import feel_compare, feel_equal, type_name
+from connector.feel.semantics import feel_compare, feel_equal, type_name, zoned_identity
 from connector.feel.values import (
     DECIMAL_CONTEXT,
     FeelFunction,
@@ -201,6 +201,9 @@ def _key(value: Any) -> tuple[str, Any] | None:
     """
     if value is None:
         return ("null", None)
+    if isinstance(value, _dt.datetime | _dt.time) and value.tzinfo is not None:
+        # Python hashes the instant; FEEL equality also needs offset and zone
+        return (type_name(value), zoned_identity(value))
     if isinstance(value, _HASHABLE):
         return (type_name(value), value)
     return None
