@@ -1139,25 +1139,31 @@ def _pick_positional(overloads: Sequence[FeelFunction], n: int) -> FeelFunction 
 def invoke_named(
     overloads: Sequence[FeelFunction], label: str, named: dict[str, Any], scope: Scope
 ) -> Any:
-    for fn in overloads:
-        names = [p.name for p in fn.params]
-        if not set(named) <= set(names):
-            continue
-        if any(not p.optional and not p.variadic and p.name not in named for p in fn.params):
-            continue
-        last = max(names.index(n) for n in named) if named else -1
-        values: list[Any] = []
-        for p in fn.params[: last + 1]:
-            value = named.get(p.name)
-            if p.variadic and type(value) is list:
-                values.extend(value)
-            else:
-                values.append(value)
-        try:
-            return fn.call(values)
-        except EvaluationAborted:
-            raise
-        except Exception as error:
-            return call_failed(scope, label, error)
-    warn(scope, f"No function found with name '{label}' and parameters {sorted(named)}")
-    return None
+    known = [fn for fn in overloads if set(named) <= {p.name for p in fn.params}]
+    if not known:
+        warn(scope, f"No function found with name '{label}' and parameters {sorted(named)}")
+        return None
+    # an overload that is given all its required parameters; else, as in feel-scala, the
+    # first one that knows every given name, with the parameters not given set to null
+    complete = [fn for fn in known if all(_optional(p) or p.name in named for p in fn.params)]
+    fn = complete[0] if complete else known[0]
+    last = max(
+        (i for i, p in enumerate(fn.params) if p.name in named or not _optional(p)), default=-1
+    )
+    values: list[Any] = []
+    for p in fn.params[: last + 1]:
+        value = named.get(p.name)
+        if p.variadic and type(value) is list:
+            values.extend(value)
+        else:
+            values.append(value)
+    try:
+        return fn.call(values)
+    except EvaluationAborted:
+        raise
+    except Exception as error:
+        return call_failed(scope, label, error)
+
+
+def _optional(param: Param) -> bool:
+    return param.optional or param.variadic

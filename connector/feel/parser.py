@@ -245,7 +245,13 @@ class _Parser:
             while True:
                 if self.tok.kind != NAME:
                     raise self.error("a parameter name")
-                params.append(self._name_words())
+                first = self.tok
+                name = self._name_words()
+                # feel-scala keeps a parameter name of several words as written, like a
+                # context key: `function(a   b)` is called as f(a   b: 1) and read as `a   b`
+                params.append(
+                    name if first.quoted else self.text[first.start : self.tokens[self.i - 1].end]
+                )
                 if self.at_op(":"):
                     self.advance()
                     self._type_name()  # parameter types are documentation only
@@ -388,7 +394,7 @@ class _Parser:
         self.i = j + 1
         if first is last:
             return first.text
-        return _WS.sub(" ", self.text[first.start : last.end])
+        return self.text[first.start : last.end]  # as written, like a parameter name
 
     # ------------------------------------------------------------ unary tests (after `in`)
     def _in_tests(self) -> tuple[A.Node, ...]:
