@@ -488,7 +488,8 @@ class _Parser:
             if tok.text == "{":
                 return self._context()
             if tok.text in ("<", "<=", ">", ">="):
-                # unary comparison used as a value: a range (feel-scala extension)
+                # a comparison used as a value is a range (before(< 3, 5)); feel-scala
+                # would test the DMN input `cellInput` with it, which expressions lack
                 self.advance()
                 self._enter()
                 try:
