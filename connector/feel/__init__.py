@@ -28,6 +28,12 @@ Values taken unchanged from the context are returned as the same objects.
 The context is read lazily: only the variables an expression uses are touched,
 and :attr:`Expression.free_names` tells before evaluating which ones those may be.
 
+Differences from feel-scala, on purpose: there is no entry point for unary tests (they are
+read after ``in`` only) and no external (Java) functions; a comparison or interval written
+as a value (``< 3``, ``[1..3]``) is a range value, where feel-scala tests the DMN input
+variable ``cellInput`` with it; warnings name the types of the values involved, never their
+text (values may hold credentials).
+
 Limits: at most ``parser.MAX_NESTING`` (128) nested brackets/sub-expressions
 and a syntax tree ``parser.MAX_TREE_DEPTH`` (300) deep, where flat chains
 (``a + b + ...``, ``x or y or ...``, ``else if``) count once however long;

@@ -704,10 +704,9 @@ class _Compiler:
                 self.dynamic -= 1
 
             def with_input(s: Scope, v: Any) -> Any:
+                # a test on '?' is a condition: anything but a boolean is null (feel-scala)
                 r = expr([{"?": v}, s, s[2], MISSING])
-                if type(r) is bool:
-                    return r
-                return _matches(v, r, s)
+                return r if type(r) is bool else None
 
             return with_input
         plain = self.compile(node.expr)
@@ -1029,20 +1028,41 @@ def _item_lookup(raw: bool) -> Fn:
 
 
 def _matches(value: Any, test: Any, scope: Scope) -> Any:
-    """A unary test given as a value: list membership, range inclusion or equality."""
+    """A unary test given as a value (feel-scala's unary-test expression).
+
+    ``true`` always matches and ``false`` only matches ``false`` (the test was a
+    condition), a list matches when it holds the value (or equals it), a range when it
+    includes the value; otherwise the test is the value itself: equal matches, unequal
+    does not, values that cannot be compared give null.
+    """
+    if test is True:
+        return True
     t = type(test)
+    if t is Range:
+        return in_range(value, test, scope)
     if t is list:
         for item in test:
             item = cv(item)
             if type(item) is Range:
                 if in_range(value, item, scope) is True:
                     return True
-            elif equal(value, item, scope) is True:
+            elif _same(value, item):
                 return True
-        return False
-    if t is Range:
-        return in_range(value, test, scope)
+        # the list as a whole: [1, 2] in [1, 2]
+        return type(value) is list and _same(value, test)
+    if test is False:
+        return value is False
     return equal(value, test, scope)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality for membership: values of different types are simply not the same."""
+    ta = type(a)
+    if ta is type(b) and (ta is str or ta is Decimal or ta is bool):
+        return bool(a == b)
+    if a is None or b is None:
+        return a is None and b is None
+    return semantics.feel_equal(deep(a), deep(b)) is True
 
 
 def _as_list(value: Any, scope: Scope) -> list[Any] | None:
@@ -1119,25 +1139,31 @@ def _pick_positional(overloads: Sequence[FeelFunction], n: int) -> FeelFunction 
 def invoke_named(
     overloads: Sequence[FeelFunction], label: str, named: dict[str, Any], scope: Scope
 ) -> Any:
-    for fn in overloads:
-        names = [p.name for p in fn.params]
-        if not set(named) <= set(names):
-            continue
-        if any(not p.optional and not p.variadic and p.name not in named for p in fn.params):
-            continue
-        last = max(names.index(n) for n in named) if named else -1
-        values: list[Any] = []
-        for p in fn.params[: last + 1]:
-            value = named.get(p.name)
-            if p.variadic and type(value) is list:
-                values.extend(value)
-            else:
-                values.append(value)
-        try:
-            return fn.call(values)
-        except EvaluationAborted:
-            raise
-        except Exception as error:
-            return call_failed(scope, label, error)
-    warn(scope, f"No function found with name '{label}' and parameters {sorted(named)}")
-    return None
+    known = [fn for fn in overloads if set(named) <= {p.name for p in fn.params}]
+    if not known:
+        warn(scope, f"No function found with name '{label}' and parameters {sorted(named)}")
+        return None
+    # an overload that is given all its required parameters; else, as in feel-scala, the
+    # first one that knows every given name, with the parameters not given set to null
+    complete = [fn for fn in known if all(_optional(p) or p.name in named for p in fn.params)]
+    fn = complete[0] if complete else known[0]
+    last = max(
+        (i for i, p in enumerate(fn.params) if p.name in named or not _optional(p)), default=-1
+    )
+    values: list[Any] = []
+    for p in fn.params[: last + 1]:
+        value = named.get(p.name)
+        if p.variadic and type(value) is list:
+            values.extend(value)
+        else:
+            values.append(value)
+    try:
+        return fn.call(values)
+    except EvaluationAborted:
+        raise
+    except Exception as error:
+        return call_failed(scope, label, error)
+
+
+def _optional(param: Param) -> bool:
+    return param.optional or param.variadic

@@ -79,19 +79,33 @@ _ESCAPES = {
     "\\": "\\",
     "/": "/",
 }
+#: FEEL's whitespace (DMN 1.5, grammar rules 61-62, as feel-scala reads it): Python's ``\s``
+#: plus the three format characters it lacks (Mongolian vowel separator, zero width space,
+#: byte order mark), so text pasted with an invisible separator still parses.
+WHITESPACE: Final = r"\s\u180e\u200b\ufeff"
+_EXTRA_WHITESPACE = "\u180e\u200b\ufeff"
 _TOKEN = re.compile(
-    r"""
-    (?P<space>(?:\s+|//[^\n]*)+)
+    rf"""
+    (?P<space>(?:[{WHITESPACE}]+|//[^\n]*)+)
     |(?P<comment>/\*)
     |(?P<num>\d+(?:\.\d+)?|\.\d+)
     |(?P<str>"[^"\\]*(?:\\.[^"\\]*)*")
     |(?P<temporal>@"[^"\\]*(?:\\.[^"\\]*)*")
     |(?P<quoted>`[^`]*`)
-    |(?P<name>(?:[^\W\d]|[?$]|[^\x00-\x7f\s])(?:[\w?$']|[^\x00-\x7f\s])*)
-    |(?P<op>\.\.|\*\*|!=|<=|>=|->|[.,()\[\]{}:+\-*/=<>])
+    |(?P<name>(?:[^\W\d]|[?$]|[^\x00-\x7f{WHITESPACE}])(?:[\w?$']|[^\x00-\x7f{WHITESPACE}])*)
+    |(?P<op>\.\.|\*\*|!=|<=|>=|->|[.,()\[\]{{}}:+\-*/=<>])
     """,
     re.S | re.X,
 )
+
+
+def rstrip_whitespace(text: str) -> str:
+    """``text`` without trailing FEEL whitespace (``str.rstrip`` misses the format characters)."""
+    while True:
+        stripped = text.rstrip().rstrip(_EXTRA_WHITESPACE)
+        if stripped == text:
+            return text
+        text = stripped
 
 
 def tokenize(text: str) -> list[Token]:

@@ -17,7 +17,19 @@ from typing import Any
 
 from . import ast as A
 from .errors import FeelSyntaxError
-from .lexer import EOF, KEYWORDS, NAME, NUM, OP, STR, TEMPORAL, Token, tokenize
+from .lexer import (
+    EOF,
+    KEYWORDS,
+    NAME,
+    NUM,
+    OP,
+    STR,
+    TEMPORAL,
+    WHITESPACE,
+    Token,
+    rstrip_whitespace,
+    tokenize,
+)
 
 #: feel-scala's reserved words: never a name (nor a path segment) unless in backticks.
 RESERVED_WORDS = frozenset(
@@ -53,7 +65,7 @@ _OP_PRECEDENCE = {
     "/": _PREC_MUL,
     "**": _PREC_POW,
 }
-_WS = re.compile(r"\s+")
+_WS = re.compile(f"[{WHITESPACE}]+")
 
 
 def parse(text: str) -> A.Node:
@@ -233,7 +245,13 @@ class _Parser:
             while True:
                 if self.tok.kind != NAME:
                     raise self.error("a parameter name")
-                params.append(self._name_words())
+                first = self.tok
+                name = self._name_words()
+                # feel-scala keeps a parameter name of several words as written, like a
+                # context key: `function(a   b)` is called as f(a   b: 1) and read as `a   b`
+                params.append(
+                    name if first.quoted else self.text[first.start : self.tokens[self.i - 1].end]
+                )
                 if self.at_op(":"):
                     self.advance()
                     self._type_name()  # parameter types are documentation only
@@ -376,7 +394,7 @@ class _Parser:
         self.i = j + 1
         if first is last:
             return first.text
-        return _WS.sub(" ", self.text[first.start : last.end])
+        return self.text[first.start : last.end]  # as written, like a parameter name
 
     # ------------------------------------------------------------ unary tests (after `in`)
     def _in_tests(self) -> tuple[A.Node, ...]:
@@ -431,6 +449,15 @@ class _Parser:
             # `5 in ? < 10`: a test on the input value takes the whole comparison
             self.i, self.input_values = start, before
             expr = self._binary(_PREC_CMP)
+        if (
+            single
+            and tok_next.kind == EOF
+            and isinstance(expr, A.Const)
+            and type(expr.value) is bool
+        ):
+            # feel-scala: a boolean literal that ends the text is compared with the value
+            # (`flag in false`); anywhere else it is a condition (`flag in (false)` is false)
+            return A.UnaryCompare(tok.start, "=", expr)
         return A.UnaryExpr(tok.start, expr, self.input_values != before)
 
     # ------------------------------------------------------------ primaries
@@ -461,7 +488,8 @@ class _Parser:
             if tok.text == "{":
                 return self._context()
             if tok.text in ("<", "<=", ">", ">="):
-                # unary comparison used as a value: a range (feel-scala extension)
+                # a comparison used as a value is a range (before(< 3, 5)); feel-scala
+                # would test the DMN input `cellInput` with it, which expressions lack
                 self.advance()
                 self._enter()
                 try:
@@ -653,7 +681,7 @@ class _Parser:
         text = self.text
         while end < len(text) and text[end] not in _KEY_STOP:
             end += 1
-        key = text[tok.start : end].rstrip()
+        key = rstrip_whitespace(text[tok.start : end])
         if not key or end >= len(text) or text[end] != ":":
             raise self.error("a context key (name or string) followed by ':'")
         while self.tok.start < end:

@@ -2,7 +2,9 @@
 
 Follows feel-scala where it differs from the DMN specification: ``null = x``
 is ``false`` (not ``null``) for a non-null ``x``, and ``null = null`` is
-``true``. Values of different FEEL types are not comparable (``None``).
+``true``. Values of different FEEL types are not comparable (``None``). Zoned
+times and dates and times are equal only with the same offset and zone (Java's
+``equals``), though ordered by instant.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from connector.feel.temporal import time_offset
 from connector.feel.values import FeelFunction, Range, YearsMonthsDuration
@@ -104,6 +107,18 @@ def _time_key(value: _dt.time) -> tuple[int, int]:
     return seconds, value.microsecond
 
 
+def zoned_identity(value: _dt.time | _dt.datetime) -> tuple[Any, ...]:
+    """What makes two zoned times (or dates and times) equal in feel-scala.
+
+    Java's ``ZonedDateTime.equals``: the same local value, the same offset and the same zone,
+    so ``10:00+01:00`` and ``11:00+02:00`` are the same instant but not equal (they are
+    ordered as the same instant). A region zone (``@Europe/Berlin``) differs from an offset.
+    """
+    tz = value.tzinfo
+    zone_id = tz.key if isinstance(tz, ZoneInfo) else None
+    return value.replace(tzinfo=None), time_offset(value), zone_id
+
+
 def _compare_keys(a: Any, b: Any) -> int:
     return int((a > b) - (a < b))
 
@@ -194,7 +209,11 @@ def feel_equal(a: Any, b: Any) -> bool | None:
     if isinstance(a, FeelFunction) or callable(a):
         return a is b
     order = _temporal_compare(a, b)
-    return None if order is None else order == 0
+    if order is None:
+        return None
+    if isinstance(a, _dt.datetime | _dt.time) and a.tzinfo is not None:
+        return zoned_identity(a) == zoned_identity(b)
+    return order == 0
 
 
 def _range_equal(a: Range, b: Any) -> bool | None:

@@ -172,6 +172,32 @@ FUNCTIONS: list[Case] = [
 ]
 
 
+# Named arguments (feel-scala): a parameter that is not named is null inside the function, so
+# its body decides; a name the function does not declare still finds no function. A parameter
+# name of several words is kept as written, like a context key.
+NAMED_ARGUMENTS: list[Case] = [
+    ('{pick: function(a, b) if b = null then "no b" else "b", r: pick(a: 1)}.r', None, "no b"),
+    ('{pick: function(a, b) if a = null then "no a" else "a", r: pick(b: 1)}.r', None, "no a"),
+    ("{area: function(w, h) w * h, r: area(w: 3)}.r", None, None),
+    ("{area: function(w, h) w * h, r: area(h: 2, w: 3)}.r", None, 6),
+    ("{f: function(a, b, c) [a, b, c], r: f(b: 2)}.r", None, [None, 2, None]),
+    ("{f: function(a, b, c) [a, b, c], r: f(c: 3, a: 1)}.r", None, [1, None, 3]),
+    ("{f: function(a, b) [a, b], r: f(a: 1, c: 2)}.r", None, None),
+    ("{f: function(a, b) [a, b], r: f()}.r", None, None),  # positional: the count must fit
+    ("{f: function(a, b) [a, b], r: f(1)}.r", None, None),
+    # a required built-in parameter left out is null too: the built-in rejects it
+    ('substring(string: "abc")', None, None),
+    ("date(year: 2024, month: 5)", None, None),
+    # names of several words, kept as written
+    ("{f: function(unit  price) `unit  price` * 2, r: f(unit  price: 4)}.r", None, 8),
+    ("{f: function(unit  price) `unit  price` * 2, r: f(5)}.r", None, 10),
+    ("{f: function(unit price) `unit price` * 2, r: f(unit price: 6)}.r", None, 12),
+    ("{f: function(unit  price) `unit  price` * 2, r: f(unit price: 6)}.r", None, None),
+    ('number(from: "7,5", decimal separator: ",")', None, 7.5),
+    ('number(from: "7,5", decimal   separator: ",")', None, None),
+]
+
+
 @pytest.mark.parametrize(("expression", "context", "expected"), cases(IFS))
 def test_if(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
     check(expression, context, expected)
@@ -189,4 +215,9 @@ def test_some_every(expression: str, context: dict[str, Any] | None, expected: A
 
 @pytest.mark.parametrize(("expression", "context", "expected"), cases(FUNCTIONS))
 def test_functions(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(NAMED_ARGUMENTS))
+def test_named_arguments(expression: str, context: dict[str, Any] | None, expected: Any) -> None:
     check(expression, context, expected)

@@ -138,6 +138,27 @@ LEADING_EQUALS: list[Case] = [
     ('={"Accept": "application/json"}', None, {"Accept": "application/json"}),
 ]
 
+# FEEL's whitespace includes three invisible format characters that are not Unicode spaces:
+# U+180E (Mongolian vowel separator), U+200B (zero width space), U+FEFF (byte order mark).
+# Anywhere a blank may stand, each of them may stand instead.
+_ZWSP, _MVS, _BOM = "\u200b", "\u180e", "\ufeff"
+INVISIBLE_WHITESPACE: list[Case] = [
+    (f"{_BOM}7", None, 7),
+    (f"7{_ZWSP}", None, 7),
+    (f"2{_MVS}*{_MVS}4", None, 8),
+    (f"{_ZWSP}price{_ZWSP}>{_ZWSP}10", {"price": 12}, True),
+    (f"{{{_BOM}total{_ZWSP}: 5{_MVS}}}", None, {"total": 5}),
+    (f"{{a:{_ZWSP}1}}.a", None, 1),
+    (f"if{_ZWSP}ok{_ZWSP}then{_ZWSP}1{_ZWSP}else{_ZWSP}0", {"ok": True}, 1),
+    (f"for{_MVS}i{_MVS}in{_MVS}[2, 3]{_MVS}return{_MVS}i * i", None, [4, 9]),
+    (f"every{_BOM}n{_BOM}in{_BOM}[2, 4]{_BOM}satisfies{_BOM}even(n)", None, True),
+    (f"some n in [1, 2]{_ZWSP}satisfies{_ZWSP}n > 1", None, True),
+    (f'string{_ZWSP}length("abc")', None, 3),  # a name of several words
+    (f"x{_ZWSP}instance{_ZWSP}of{_ZWSP}number", {"x": 1}, True),
+    (f"`a{_ZWSP}b`", {f"a{_ZWSP}b": 4}, 4),  # kept inside a backtick name
+    (f'"{_ZWSP}"', None, _ZWSP),  # and inside a string
+]
+
 INPUT_VALUES: list[Case] = [
     ("x + 0.2", {"x": 0.1}, 0.3),
     ("x = 0.1", {"x": 0.1}, True),
@@ -190,6 +211,13 @@ def test_booleans_and_null(expression: str, context: dict[str, Any] | None, expe
 
 @pytest.mark.parametrize(("expression", "context", "expected"), cases(LEADING_EQUALS))
 def test_leading_equals_is_stripped(
+    expression: str, context: dict[str, Any] | None, expected: Any
+) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(INVISIBLE_WHITESPACE))
+def test_invisible_whitespace(
     expression: str, context: dict[str, Any] | None, expected: Any
 ) -> None:
     check(expression, context, expected)

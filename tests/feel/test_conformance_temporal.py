@@ -213,6 +213,47 @@ COMPARISONS: list[Case] = [
     ('before(date("2020-01-01"), date("2020-01-02"))', None, True),
 ]
 
+# Zoned times and dates and times are equal only when local value, offset and zone all agree
+# (feel-scala compares them with Java's equals); the order still follows the instant.
+ZONED_EQUALITY: list[Case] = [
+    ('@"2023-03-05T08:15:00+01:00" = @"2023-03-05T07:15:00Z"', None, False),
+    ('@"2023-03-05T08:15:00+01:00" != @"2023-03-05T07:15:00Z"', None, True),
+    ('@"2023-03-05T08:15:00+01:00" <= @"2023-03-05T07:15:00Z"', None, True),
+    ('@"2023-03-05T08:15:00+01:00" >= @"2023-03-05T07:15:00Z"', None, True),
+    ('@"2023-03-05T08:15:00+01:00" = @"2023-03-05T08:15:00+01:00"', None, True),
+    ('@"2023-03-05T07:15:00Z" = @"2023-03-05T07:15:00+00:00"', None, True),
+    ('@"2023-03-05T08:15:00@Europe/Paris" = @"2023-03-05T08:15:00+01:00"', None, False),
+    ('@"2023-03-05T08:15:00@Europe/Paris" = @"2023-03-05T08:15:00@Europe/Paris"', None, True),
+    ('@"2023-03-05T08:15:00@Europe/Paris" = @"2023-03-05T08:15:00@Europe/Berlin"', None, False),
+    ('time("16:45:00-05:00") = time("21:45:00Z")', None, False),
+    ('time("16:45:00-05:00") = time("16:45:00-05:00")', None, True),
+    ('time("16:45:00-05:00") < time("21:46:00Z")', None, True),
+    ("x = y", {"x": DT(2023, 3, 5, 8, tzinfo=BERLIN), "y": DT(2023, 3, 5, 7, tzinfo=UTC)}, False),
+    ("x = y", {"x": DT(2023, 3, 5, 8, tzinfo=tz(1)), "y": DT(2023, 3, 5, 8, tzinfo=tz(1))}, True),
+    # the same rule inside lists, contexts and the list functions
+    ('[@"2023-03-05T08:15:00+01:00"] = [@"2023-03-05T07:15:00Z"]', None, False),
+    ('{at: time("08:00:00+01:00")} = {at: time("07:00:00Z")}', None, False),
+    ('list contains([@"2023-03-05T07:15:00Z"], @"2023-03-05T08:15:00+01:00")', None, False),
+    ('index of([time("08:00:00+01:00"), time("07:00:00Z")], time("07:00:00Z"))', None, [2]),
+    (
+        'count(distinct values([@"2023-03-05T08:15:00+01:00", @"2023-03-05T07:15:00Z", '
+        '@"2023-03-05T08:15:00+01:00"]))',
+        None,
+        2,
+    ),
+    (
+        'count(union([time("08:00:00+01:00")], [time("07:00:00Z"), time("08:00:00+01:00")]))',
+        None,
+        2,
+    ),
+    (
+        'duplicate values([time("08:00:00+01:00"), time("07:00:00Z"), time("08:00:00+01:00")])',
+        None,
+        [T(8, tzinfo=tz(1))],
+    ),
+    ('@"2023-03-05T07:15:00Z" in [@"2023-03-05T08:15:00+01:00"]', None, False),
+]
+
 PROPERTIES: list[Case] = [
     ('date("2020-04-06").year', None, 2020),
     ('date("2020-04-06").month', None, 4),
@@ -316,6 +357,13 @@ def test_temporal_arithmetic(
 
 @pytest.mark.parametrize(("expression", "context", "expected"), cases(COMPARISONS))
 def test_temporal_comparisons(
+    expression: str, context: dict[str, Any] | None, expected: Any
+) -> None:
+    check(expression, context, expected)
+
+
+@pytest.mark.parametrize(("expression", "context", "expected"), cases(ZONED_EQUALITY))
+def test_zoned_equality_needs_same_offset_and_zone(
     expression: str, context: dict[str, Any] | None, expected: Any
 ) -> None:
     check(expression, context, expected)

@@ -91,11 +91,23 @@ def test_is_instance_of(value: Any, spec: str, expected: bool) -> None:
         (dt.date(2018, 12, 7), D(100), None),
         (dt.time(10, 30), dt.time(10, 30), True),
         (dt.time(10, 30, 1), dt.time(10, 30), False),
-        (dt.time(10, 30, tzinfo=PLUS1), dt.time(9, 30, tzinfo=dt.UTC), True),
+        # zoned values: equal only with the same offset and zone (feel-scala, Java's equals)
+        (dt.time(10, 30, tzinfo=PLUS1), dt.time(9, 30, tzinfo=dt.UTC), False),
+        (dt.time(10, 30, tzinfo=PLUS1), dt.time(10, 30, tzinfo=PLUS1), True),
         (dt.time(10, 30, tzinfo=PLUS1), dt.time(10, 30), None),
         (
             dt.datetime(2024, 1, 1, 10, tzinfo=BERLIN),
             dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC),
+            False,
+        ),
+        (
+            dt.datetime(2024, 1, 1, 10, tzinfo=BERLIN),
+            dt.datetime(2024, 1, 1, 10, tzinfo=PLUS1),
+            False,
+        ),
+        (
+            dt.datetime(2024, 1, 1, 10, tzinfo=BERLIN),
+            dt.datetime(2024, 1, 1, 10, tzinfo=BERLIN),
             True,
         ),
         (dt.datetime(2024, 1, 1, 10, tzinfo=PLUS1), dt.datetime(2024, 1, 1, 10), None),

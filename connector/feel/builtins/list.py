@@ -20,7 +20,7 @@ from connector.feel.builtins._util import (
     spread,
     table,
 )
-from connector.feel.semantics import feel_compare, feel_equal, type_name
+from connector.feel.semantics import feel_compare, feel_equal, type_name, zoned_identity
 from connector.feel.values import (
     DECIMAL_CONTEXT,
     FeelFunction,
@@ -194,13 +194,30 @@ def _index_of(items: Any, match: Any) -> list[Decimal]:
 _HASHABLE = (bool, Decimal, str, _dt.date, _dt.time, _dt.timedelta, YearsMonthsDuration)
 
 
+#: Type names of the values whose Python hash and equality agree with FEEL's as they are.
+_PLAIN_KEYS: dict[type, str] = {
+    Decimal: "number",
+    str: "string",
+    bool: "boolean",
+    _dt.date: "date",
+    _dt.timedelta: "days and time duration",
+    YearsMonthsDuration: "years and months duration",
+}
+
+
 def _key(value: Any) -> tuple[str, Any] | None:
     """A hash key that agrees with FEEL equality, or None for lists/contexts/others.
 
     The type name is part of the key because Python treats ``True == 1``.
     """
+    name = _PLAIN_KEYS.get(type(value))
+    if name is not None:
+        return (name, value)
     if value is None:
         return ("null", None)
+    if isinstance(value, _dt.datetime | _dt.time) and value.tzinfo is not None:
+        # Python hashes the instant; FEEL equality also needs offset and zone
+        return (type_name(value), zoned_identity(value))
     if isinstance(value, _HASHABLE):
         return (type_name(value), value)
     return None
