@@ -10,6 +10,8 @@ the same way, so discovery must not take CORRELATED for "closed" here.
 
 from __future__ import annotations
 
+import pytest
+
 from connector.devengine.server import DevEngine
 from tests.helpers.bpmn import boundary_process, polling_properties
 from tests.worker.harness import Endpoint, WorkerProcess, until
@@ -37,8 +39,9 @@ def start(dev: DevEngine, endpoint: Endpoint, process_id: str, item: str) -> int
     ).process_instance_key
 
 
+@pytest.mark.parametrize("mode", ["incremental", "full"])
 def test_fires_on_every_matching_poll_with_ttl_zero_until_the_activity_ends(
-    dev: DevEngine, endpoint: Endpoint
+    dev: DevEngine, endpoint: Endpoint, mode: str
 ) -> None:
     props = polling_properties(URL, interval="PT0.3S")
     props["messageTtl"] = "PT0S"
@@ -46,7 +49,9 @@ def test_fires_on_every_matching_poll_with_ttl_zero_until_the_activity_ends(
         [("n.bpmn", boundary_process("nudge", props, job_type="work", interrupting=False).encode())]
     )
     endpoint.set("/items/a", {"id": "a", "status": "waiting"})
-    worker = WorkerProcess(dev.grpc_address, dev.rest_url, "--discovery-interval", "0.5")
+    worker = WorkerProcess(
+        dev.grpc_address, dev.rest_url, "--discovery-interval", "0.5", "--discovery-mode", mode
+    )
     try:
         key = start(dev, endpoint, "nudge", "a")
         until(lambda: endpoint.hits_for("/items/a"), what="the boundary polled")
