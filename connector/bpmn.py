@@ -61,6 +61,9 @@ class PollingElement:
     message_name: str | None
     subscription_correlation_key: str | None
     properties: dict[str, str] = field(hash=False)
+    #: False for a non-interrupting boundary event (``cancelActivity="false"``): its activity
+    #: stays active after a correlation, so the element keeps waiting and may fire again.
+    interrupting: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,4 +262,5 @@ def _describe(
         message_name=message.name,
         subscription_correlation_key=message.correlation_key,
         properties=props,
+        interrupting=not is_boundary or node.get("cancelActivity", "true").strip() != "false",
     )

@@ -144,6 +144,9 @@ class ElementConfig(BaseModel):
     element_name: str | None = None
     kind: ElementKind
     attached_to: str | None = None
+    #: False for a non-interrupting boundary event: it fires on every matching poll while its
+    #: activity runs (Zeebe's message id de-duplication limits it to once per TTL by default)
+    interrupting: bool = True
     message_name: str
     subscription_correlation_key: str | None = None
 
@@ -277,6 +280,7 @@ class _Builder:
             "element_name": e.element_name,
             "kind": e.kind,
             "attached_to": e.attached_to,
+            "interrupting": e.interrupting,
             "message_name": self._message_name(),
             "subscription_correlation_key": e.subscription_correlation_key,
             "properties": dict(self.props),

@@ -730,7 +730,11 @@ class Worker:
             correlation_key=activation.correlation_key,
         )
         previous = self._published.get(target.key)
-        if previous is not None and previous.process_instance_key == target.process_instance_key:
+        if (
+            previous is not None
+            and previous.process_instance_key == target.process_instance_key
+            and target.config.interrupting  # a non-interrupting boundary fires again
+        ):
             # Published already; the query API has not caught up yet. Never again while the
             # instance is listed: with a TTL of 0 the broker cannot tell a repeat apart.
             return "already_published"

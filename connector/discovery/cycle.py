@@ -157,7 +157,7 @@ class Discovery:
                     continue
                 active[row.process_definition_key] = definition
             config = definition.config_for(row.element_id, row.message_name)
-            if config is None:
+            if config is None or (row.correlated and config.interrupting):
                 continue
             key = (row.element_instance_key, config.element_id)
             known = previous.get(key)

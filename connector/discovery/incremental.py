@@ -7,7 +7,9 @@ rebuilds from scratch every cycle, and updates it from what changed:
   state, oldest change first). ``CREATED`` and ``MIGRATED`` subscriptions are open (Zeebe
   keeps a migrated subscription, now at the target definition's element); ``CORRELATED`` and
   ``DELETED`` ones are closed (correlated, or the element instance was left: completed,
-  cancelled, interrupted). The watermark is the newest ``lastUpdatedDate`` seen, so it is the
+  cancelled, interrupted) - except ``CORRELATED`` at a non-interrupting boundary event, which
+  Zeebe keeps open until its activity is left (the full scan searches those by element id).
+  The watermark is the newest ``lastUpdatedDate`` seen, so it is the
   cluster's clock, never ours; the overlap re-reads the last seconds for records that became
   visible late (exporter lag between partitions).
 * **definitions**: the newest key down until a known one (keys of process definitions are
@@ -42,14 +44,17 @@ from connector.discovery.model import (
     Snapshot,
     WaitingInstance,
     WaitingRow,
+    repeating_element_ids,
     reuses_key,
 )
 from connector.discovery.rest_v2 import (
+    CORRELATED,
     DEFINITIONS,
     OPEN_STATES,
     SUBSCRIPTIONS,
     RestV2Source,
     definition_ref,
+    repeating_filter,
     waiting_row,
 )
 from connector.discovery.sharding import owns
@@ -57,7 +62,8 @@ from connector.observability import log_event
 
 log = logging.getLogger(__name__)
 
-#: states of a closed subscription (correlated, or its element instance was left)
+#: states of a closed subscription (correlated, or its element instance was left); a
+#: non-interrupting boundary's CORRELATED subscription is the exception (see rest_v2.CORRELATED)
 CLOSED_STATES = frozenset({"CORRELATED", "DELETED"})
 #: repaired entries logged one by one per reconciliation (the rest as a count)
 MAX_REPAIR_LOGS = 20
@@ -425,6 +431,25 @@ class IncrementalDiscovery(Discovery):
             return None
         return WaitingInstance.of(row, config)
 
+    def _repeats(self, item: SubscriptionRow, new: list[Definition]) -> bool:
+        """A CORRELATED row that still waits: at a non-interrupting boundary event."""
+        if item.state != CORRELATED:
+            return False
+        instance = self._instance(item, new)
+        return instance is not None and not instance.config.interrupting
+
+    def _open_rows(
+        self, sort: list[JsonObject], new: list[Definition]
+    ) -> Iterator[SubscriptionRow]:
+        """Every open subscription: CREATED/MIGRATED ones, and the CORRELATED ones of
+        non-interrupting boundary events (searched by their element ids only)."""
+        yield from self._search({"messageSubscriptionState": {"$in": list(OPEN_STATES)}}, sort)
+        repeating = repeating_element_ids([*self._active().values(), *new])
+        if repeating:
+            for item in self._search(repeating_filter(repeating), sort):
+                if self._repeats(item, new):
+                    yield item
+
     def _add(self, key: tuple[int, str], instance: WaitingInstance, updated: int | None) -> None:
         old = self._waiting.get(key)
         if old is not None:
@@ -469,7 +494,7 @@ class IncrementalDiscovery(Discovery):
         for item in rows:
             previous = self._by_subscription.get(item.subscription_key)
             self._deferred.pop(item.subscription_key, None)  # a newer row supersedes it
-            if item.state in OPEN_STATES:
+            if item.state in OPEN_STATES or self._repeats(item, new):
                 if self._pending(item, new):
                     self._deferred[item.subscription_key] = item
                     continue
@@ -508,7 +533,7 @@ class IncrementalDiscovery(Discovery):
             return 0  # the cycle starts again from nothing
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
         scanned: dict[tuple[int, str], tuple[WaitingInstance, SubscriptionRow]] = {}
-        for item in self._search({"messageSubscriptionState": {"$in": list(OPEN_STATES)}}, sort):
+        for item in self._open_rows(sort, new):
             if not owns(item.row.element_instance_key, self.shard_index, self.shard_count):
                 continue
             if self._pending(item, new):

@@ -4,7 +4,7 @@ and the :class:`Source` interface every cluster API implements."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -92,6 +92,21 @@ class WaitingRow(NamedTuple):
     message_name: str | None
     correlation_key: str | None
     tenant_id: str | None
+    #: listed CORRELATED: still waiting only at a non-interrupting boundary event
+    correlated: bool = False
+
+
+def repeating_element_ids(definitions: Iterable[Definition]) -> list[str]:
+    """Ids of the non-interrupting boundary events among ``definitions``' polling elements:
+    their subscriptions stay open after a correlation although listed CORRELATED."""
+    return sorted(
+        {
+            config.element_id
+            for definition in definitions
+            for config in definition.configs.values()
+            if not config.interrupting
+        }
+    )
 
 
 class VariableRow(NamedTuple):

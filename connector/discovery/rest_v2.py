@@ -18,7 +18,13 @@ from connector.discovery.cluster import (
     optional_int,
     parse_release,
 )
-from connector.discovery.model import Definition, DefinitionRef, VariableRow, WaitingRow
+from connector.discovery.model import (
+    Definition,
+    DefinitionRef,
+    VariableRow,
+    WaitingRow,
+    repeating_element_ids,
+)
 from connector.observability import log_event
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,14 @@ DEFINITIONS = "/v2/process-definitions/search"
 #: states of a subscription that is still waiting for its message (Zeebe keeps a migrated
 #: instance's subscription, now at the target definition's element)
 OPEN_STATES = ("CREATED", "MIGRATED")
+#: Zeebe writes no new CREATED record when a non-interrupting boundary event correlates: its
+#: subscription stays open but is listed CORRELATED until the activity is left (DELETED).
+CORRELATED = "CORRELATED"
+
+
+def repeating_filter(element_ids: Sequence[str]) -> JsonObject:
+    """The search for subscriptions still open at non-interrupting boundary events."""
+    return {"messageSubscriptionState": CORRELATED, "elementId": {"$in": list(element_ids)}}
 
 
 def definition_ref(item: Mapping[str, Any]) -> DefinitionRef:
@@ -145,6 +159,16 @@ class RestV2Source:
         filter_: JsonObject = {"messageSubscriptionState": {"$in": list(OPEN_STATES)}}
         if self.tenant_ids:
             filter_["tenantId"] = {"$in": list(self.tenant_ids)}
+        yield from self._rows(filter_, sort)
+        repeating = repeating_element_ids(definitions.values())
+        if repeating:
+            # Only the ids of such elements: interrupting ones' CORRELATED rows are history.
+            yield from (
+                row._replace(correlated=True)
+                for row in self._rows({**filter_, **repeating_filter(repeating)}, sort)
+            )
+
+    def _rows(self, filter_: JsonObject, sort: list[JsonObject]) -> Iterator[WaitingRow]:
         for item in self.search(SUBSCRIPTIONS, filter_, sort):
             try:
                 yield waiting_row(item)

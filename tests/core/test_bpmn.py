@@ -168,3 +168,13 @@ def test_one_parsed_document_serves_elements_and_ancestors() -> None:
 def test_element_ancestors_of_unreadable_documents(xml: str) -> None:
     with pytest.raises(BpmnError):
         element_ancestors(xml)
+
+
+def test_boundary_events_know_whether_they_interrupt() -> None:
+    from tests.helpers.bpmn import boundary_process, catch_process, polling_properties
+
+    props = polling_properties("http://example.com/x")
+    [stops] = find_polling_elements(boundary_process("p", props))
+    [goes_on] = find_polling_elements(boundary_process("p", props, interrupting=False))
+    [catch] = find_polling_elements(catch_process("p", props))
+    assert (stops.interrupting, goes_on.interrupting, catch.interrupting) == (True, False, True)

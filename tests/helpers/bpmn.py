@@ -95,8 +95,12 @@ def boundary_process(
     job_type: str = "never-done",
     message: str = "cancel-msg",
     subscription_key: str = "=id",
+    interrupting: bool = True,
 ) -> str:
-    """start -> service task (nobody works on it) with an interrupting polling boundary."""
+    """start -> service task (nobody works on it) with a polling boundary (interrupting by
+    default) that leads to ``EndCancelled``."""
+    cancel = "" if interrupting else ' cancelActivity="false"'
+
     return (
         HEADER
         + f"""  <bpmn:process id="{process_id}" isExecutable="true">
@@ -111,7 +115,7 @@ def boundary_process(
     </bpmn:serviceTask>
     <bpmn:sequenceFlow id="f2" sourceRef="Task" targetRef="EndNormal" />
     <bpmn:endEvent id="EndNormal"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:boundaryEvent id="Cancelled" name="Cancelled" attachedToRef="Task">
+    <bpmn:boundaryEvent id="Cancelled" name="Cancelled" attachedToRef="Task"{cancel}>
       <bpmn:extensionElements>
         <zeebe:properties>
 {_properties(props)}
