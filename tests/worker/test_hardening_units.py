@@ -15,9 +15,9 @@ import pytest
 from connector.binding import BoundRequest
 from connector.discovery import DefinitionRef, reuses_key
 from connector.http import HttpClient, HttpTransportError
+from connector.pipeline import message_size
 from connector.publish import PublishOutcome, publish_message
 from connector.scheduler import PollFailure, Prepared, Scheduler, SchedulerLimits
-from connector.worker import message_size
 from tests.core.test_publish import ACTIVATION, run_with_gateway
 from tests.worker.faults import Reply, scripted
 from tests.worker.harness import until
