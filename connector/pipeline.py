@@ -8,7 +8,7 @@ decides what a poll does and what its outcome is.
 
 Rules implemented here:
 
-* variables of concurrent polls are read together (:class:`VariableLoader`); while the
+* variables of concurrent polls are read together (:mod:`connector.variables`); while the
   cluster is unreachable polls go on with the last values read;
 * a bound request is reused while the variables it was bound from are the same JSON values
   (``1``, ``1.0`` and ``true`` differ), and bound afresh now and then when it uses secrets
@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pyzeebe import ZeebeClient
@@ -45,8 +45,9 @@ from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
 from connector.observability import ActivityLog, Metrics, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
-from connector.scheduler import STOPPED, Poller, PollFailure, Prepared
+from connector.scheduler import STOPPED, Poller, PollFailure, Prepared, Scheduler
 from connector.secrets import SecretProvider
+from connector.variables import LoaderClosed, VariableLoader, Variables
 
 # The operator sees one logger for everything the worker does.
 log = logging.getLogger("connector.worker")
@@ -59,108 +60,17 @@ PUBLISH_TRY_SECONDS = 5.0
 PUBLISH_RETRY_CAP = 30.0
 
 
-class LoaderClosed(Exception):
-    """The worker is shutting down: no more variable reads."""
+#: An instance's variables as its expressions see them: name -> JSON value.
+Scope = Mapping[str, Any]
+#: (element instance key, element id): one waiting instance.
+InstanceKey = tuple[int, str]
+#: A bound request and the variables it was bound from (its answer is evaluated with them).
+PreparedPoll = Prepared[BoundRequest, Scope]
+#: The scheduler that drives this pipeline.
+PollScheduler = Scheduler[WaitingInstance, BoundRequest, Scope, HttpResponse]
 
-
-class VariableLoader:
-    """Merges concurrent variable reads into few batched fetches.
-
-    Pollers fall due one by one; reading each one's variables separately would cost one
-    REST request per poll. Requests that arrive while fetches are running wait and go
-    together in the next fetch (at most ``max_batch`` instances, ``parallel`` fetches).
-    """
-
-    def __init__(
-        self,
-        fetch: Callable[[list[WaitingInstance]], dict[tuple[int, str], dict[str, Any]]],
-        executor: concurrent.futures.Executor,
-        *,
-        max_batch: int = 1000,
-        parallel: int = 2,
-    ) -> None:
-        self._fetch = fetch
-        self._executor = executor
-        self._max_batch = max_batch
-        self._parallel = parallel
-        self._pending: list[tuple[list[WaitingInstance], asyncio.Future[Any]]] = []
-        self._running = 0
-        self._closed = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.fetches = 0
-
-    def close(self) -> None:
-        """Fail queued loads at once (shutdown); a fetch already running finishes."""
-        self._closed = True
-        pending, self._pending = self._pending, []
-        for _, future in pending:
-            if not future.done():
-                future.set_exception(LoaderClosed())
-
-    async def load(
-        self, targets: Sequence[WaitingInstance]
-    ) -> dict[tuple[int, str], dict[str, Any]]:
-        if self._closed:
-            raise LoaderClosed()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((list(targets), future))
-        while self._running < self._parallel and self._pending:
-            self._running += 1
-            task = asyncio.ensure_future(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        result: dict[tuple[int, str], dict[str, Any]] = await future
-        return result
-
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch: list[tuple[list[WaitingInstance], asyncio.Future[Any]]] = []
-                size = 0
-                while self._pending and (not batch or size < self._max_batch):
-                    item = self._pending.pop(0)
-                    batch.append(item)
-                    size += len(item[0])
-                instances = [t for targets, _ in batch for t in targets]
-                self.fetches += 1
-                try:
-                    values = await loop.run_in_executor(self._executor, self._fetch, instances)
-                except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(values)
-        finally:
-            self._running -= 1
-
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-@dataclass(slots=True)
-class _Bound:
-    """An instance's last bound request, reused while the inputs it was bound from hold."""
-
-    config: ElementConfig
-    prepared: Prepared
-    expires: float  # requests with secrets are re-bound now and then (rotated secrets)
-
-    def reusable(self, config: ElementConfig, scope: Mapping[str, Any], now: float) -> bool:
-        if config is not self.config or now >= self.expires:
-            return False
-        before = self.prepared.context
-        assert isinstance(before, Mapping)
-        for name in config.request_variable_names:
-            if name in before:
-                if name not in scope or not same_value(before[name], scope[name]):
-                    return False
-            elif name in scope:
-                return False
-        return True
+_EMPTY: Scope = MappingProxyType({})
+V = TypeVar("V")
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -175,17 +85,124 @@ def same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@dataclass
-class _Published:
-    """A message published for an element instance (kept while the instance is listed)."""
+@dataclass(slots=True)
+class _Bound:
+    """An instance's last bound request, reused while the inputs it was bound from hold."""
 
-    message_id: str
-    process_instance_key: int
+    config: ElementConfig
+    prepared: PreparedPoll
+    expires: float  # requests with secrets are re-bound now and then (rotated secrets)
+
+    def reusable(self, config: ElementConfig, scope: Scope, now: float) -> bool:
+        if config is not self.config or now >= self.expires:
+            return False
+        before = self.prepared.context
+        for name in config.request_variable_names:
+            if name in before:
+                if name not in scope or not same_value(before[name], scope[name]):
+                    return False
+            elif name in scope:
+                return False
+        return True
 
 
-def message_size(variables: Any) -> int:
+class BindCache:
+    """Each instance's last bound request, reused while the inputs it was bound from hold.
+
+    Binding costs FEEL, URL parsing and a digest per poll; most polls bind exactly what
+    they bound last time. A request is reused while its element's configuration is the
+    same object (a redeployment makes a new one) and every variable the request reads is
+    the same JSON value (or still absent); a request that uses secrets is bound afresh at
+    least every ``rebind_seconds`` (rotated secrets). Variables only the response
+    expressions read do not count: they travel in the prepared poll's scope.
+    """
+
+    def __init__(self, rebind_seconds: float = SECRET_REBIND_SECONDS) -> None:
+        self._rebind_seconds = rebind_seconds
+        self._entries: dict[InstanceKey, _Bound] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def reuse(
+        self, key: InstanceKey, config: ElementConfig, scope: Scope, now: float
+    ) -> PreparedPoll | None:
+        """The instance's last request with ``scope`` as its context, if still valid."""
+        bound = self._entries.get(key)
+        if bound is None or not bound.reusable(config, scope, now):
+            return None
+        # Holding the new scope keeps one variables dict per instance alive, not two.
+        old = bound.prepared
+        bound.prepared = Prepared(old.coalesce_key, old.host, old.request, scope)
+        return bound.prepared
+
+    def store(
+        self, key: InstanceKey, config: ElementConfig, prepared: PreparedPoll, now: float
+    ) -> None:
+        # uses_secrets is computed at load from the property table.
+        expires = now + self._rebind_seconds if config.uses_secrets else math.inf
+        self._entries[key] = _Bound(config, prepared, expires)
+
+    def forget(self, key: InstanceKey) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def keep_only(self, waiting: Mapping[InstanceKey, WaitingInstance]) -> None:
+        _keep_only(self._entries, waiting)
+
+
+def _keep_only(cache: dict[InstanceKey, V], waiting: Mapping[InstanceKey, object]) -> None:
+    """Drop the entries of instances not ``waiting`` (cheap when there are none)."""
+    if len(cache) > len(waiting):
+        for key in [k for k in cache if k not in waiting]:
+            cache.pop(key, None)
+
+
+class Publications:
+    """The message published for each element instance, kept while the instance is listed.
+
+    The cluster's query API lags behind the broker: an instance whose message was
+    published is still listed, and polled, for a while. Nothing more is published for it
+    then, whatever the message TTL: with a TTL of 0 the broker cannot tell a repeat apart.
+    The process instance key tells a reused element instance key apart (a new instance).
+    """
+
+    def __init__(self) -> None:
+        self._published: dict[InstanceKey, tuple[str, int]] = {}  # (message id, instance)
+
+    def __len__(self) -> int:
+        return len(self._published)
+
+    def already(self, target: WaitingInstance) -> bool:
+        """Whether a message was published for ``target`` (this very process instance)."""
+        previous = self._published.get(target.key)
+        return previous is not None and previous[1] == target.process_instance_key
+
+    def record(self, target: WaitingInstance, message_id: str) -> None:
+        self._published[target.key] = (message_id, target.process_instance_key)
+
+    def forget(self, key: InstanceKey) -> None:
+        self._published.pop(key, None)
+
+    def clear(self) -> None:
+        self._published.clear()
+
+
+def message_size(variables: object) -> int:
     """Serialized size of a message's variables, as sent to the gateway (JSON, UTF-8)."""
     return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def http_failure(exc: Exception) -> PollFailure:
+    """The outcome of a failed HTTP call; a 429 or 503 may ask for a pause (Retry-After)."""
+    if isinstance(exc, HttpStatusError):
+        retry = exc.retry_after if exc.status in (429, 503) else None
+        return PollFailure("http_error", str(exc), retry_after=retry)
+    if isinstance(exc, HttpTransportError):
+        return PollFailure("transport_error", str(exc))
+    return PollFailure("transport_error", f"{type(exc).__name__}: {exc}")  # a client bug
 
 
 def instance_fields(target: WaitingInstance) -> dict[str, Any]:
@@ -201,8 +218,8 @@ def instance_fields(target: WaitingInstance) -> dict[str, Any]:
 class PollPipeline:
     """The scheduler's hooks (:class:`connector.scheduler.PollHooks`) for waiting instances.
 
-    ``zeebe`` is set once the gateway channel is open (the worker's startup); ``poller``
-    finds an instance's poller, to tell whether it still waits.
+    ``zeebe`` is set once the gateway channel is open (the worker's startup), before the
+    first poll; ``poller`` finds an instance's poller, to tell whether it still waits.
     """
 
     def __init__(
@@ -217,22 +234,23 @@ class PollPipeline:
         health: ClusterHealth,
         activity: ActivityLog,
         metrics: Metrics,
-        poller: Callable[[tuple[int, str]], Poller[WaitingInstance] | None],
+        poller: Callable[[InstanceKey], Poller[WaitingInstance] | None],
     ) -> None:
-        self.settings = settings
-        self.http = http
-        self.secrets = secrets
         self.zeebe: ZeebeClient | None = None
+        self.activity = activity
+        self.health = health
+        self._settings = settings
+        self._http = http
+        self._secrets = secrets
         self._evaluator = evaluator
         self._http_pool = http_pool
         self._variables = variables
-        self._health = health
-        self.activity = activity
-        self.metrics = metrics
+        self._metrics = metrics
         self._poller = poller
-        self._published: dict[tuple[int, str], _Published] = {}
-        self._last_vars: dict[tuple[int, str], dict[str, Any]] = {}
-        self._bound: dict[tuple[int, str], _Bound] = {}
+        self.published = Publications()
+        self.bound = BindCache()
+        # Each instance's last variables read, used while the cluster is unreachable.
+        self._last_vars: Variables = {}
         self._shutting_down = False
         metrics.declare(
             "publish_retries_total", "counter", "Retries of kept activations' publishes."
@@ -252,41 +270,42 @@ class PollPipeline:
 
     def reset(self) -> None:
         """Forget everything kept per instance (the cluster's keys start again)."""
-        self._published.clear()
-        self._bound.clear()
+        self.published.clear()
+        self.bound.clear()
         self._last_vars.clear()
 
-    def forget(self, key: tuple[int, str]) -> None:
+    def forget(self, key: InstanceKey) -> None:
         """An instance stopped waiting: drop what was kept for it."""
-        self._published.pop(key, None)
+        self.published.forget(key)
         self._last_vars.pop(key, None)
-        self._bound.pop(key, None)
+        self.bound.forget(key)
 
-    def keep_only(self, waiting: Mapping[tuple[int, str], WaitingInstance]) -> None:
+    def keep_only(self, waiting: Mapping[InstanceKey, WaitingInstance]) -> None:
         """Drop what was kept for instances not ``waiting``: a poll binding in a thread
         while its poller was removed may have cached again."""
-        for cache in (self._bound, self._last_vars):
-            if len(cache) > len(waiting):
-                for key in [k for k in cache if k not in waiting]:
-                    cache.pop(key, None)
+        self.bound.keep_only(waiting)
+        _keep_only(self._last_vars, waiting)
 
     # ------------------------------------------------------------------ prepare
 
-    async def prepare(self, targets: Sequence[WaitingInstance]) -> Sequence[Prepared | PollFailure]:
+    async def prepare(
+        self, targets: Sequence[WaitingInstance]
+    ) -> Sequence[PreparedPoll | PollFailure]:
+        """Read the variables the targets need (batched), then bind in a poll thread."""
         loop = asyncio.get_running_loop()
-        variables: dict[tuple[int, str], dict[str, Any]] = {}
+        variables: Variables = {}
         variable_error: PollFailure | None = None
         wanting = [t for t in targets if t.config.needs_variables]
         if wanting:
             try:
                 variables = await self._variables.load(wanting)
-                self._health.set_rest(True)
+                self.health.set_rest(True)
                 self._last_vars.update(variables)
             except LoaderClosed:
                 return [PollFailure(STOPPED, "shutting down")] * len(targets)
             except ClusterError as exc:
                 # Keep polling with the last known values while the cluster is unreachable.
-                self._health.set_rest(False, self._health.rest_cause(exc))
+                self.health.set_rest(False, self.health.rest_cause(exc))
                 variables = {
                     t.key: self._last_vars[t.key] for t in wanting if t.key in self._last_vars
                 }
@@ -298,11 +317,11 @@ class PollPipeline:
     def bind_all(
         self,
         targets: Sequence[WaitingInstance],
-        variables: Mapping[tuple[int, str], dict[str, Any]],
+        variables: Mapping[InstanceKey, Scope],
         variable_error: PollFailure | None,
-    ) -> list[Prepared | PollFailure]:
+    ) -> list[PreparedPoll | PollFailure]:
         """Bind each target's request (in a poll thread: FEEL, URL parsing, digest)."""
-        results: list[Prepared | PollFailure] = []
+        results: list[PreparedPoll | PollFailure] = []
         now = time.monotonic()
         for target in targets:
             config = target.config
@@ -312,16 +331,12 @@ class PollPipeline:
                 results.append(variable_error)
                 continue
             scope = variables.get(target.key, _EMPTY) if needs else _EMPTY
-            bound = self._bound.get(target.key)
-            if bound is not None and bound.reusable(config, scope, now):
-                # Same inputs, same request: skip the FEEL, the URL parsing and the digest.
-                # Holding the new scope keeps one variables dict per instance alive, not two.
-                old = bound.prepared
-                bound.prepared = Prepared(old.coalesce_key, old.host, old.request, scope)
-                results.append(bound.prepared)
+            reused = self.bound.reuse(target.key, config, scope, now)
+            if reused is not None:
+                results.append(reused)  # same inputs, same request
                 continue
             try:
-                request = bind_request(config, scope, self.secrets)
+                request = bind_request(config, scope, self._secrets)
             except BindingError as exc:
                 results.append(self._note_failure(config.label, target, "binding_error", exc))
                 continue
@@ -331,56 +346,46 @@ class PollPipeline:
                 continue
             host = urlsplit(request.url).netloc or request.url
             prepared = Prepared(request.coalesce_key, host, request, scope)
-            expires = now + SECRET_REBIND_SECONDS if self._uses_secrets(config) else math.inf
-            self._bound[target.key] = _Bound(config, prepared, expires)
+            self.bound.store(target.key, config, prepared, now)
             results.append(prepared)
         return results
 
-    def _uses_secrets(self, config: ElementConfig) -> bool:
-        return config.uses_secrets  # computed at load from the property table
-
     # ------------------------------------------------------------------ execute
 
-    async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
+    async def execute(
+        self, requests: Sequence[BoundRequest]
+    ) -> Sequence[tuple[HttpResponse | PollFailure, float | None]]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._http_pool, self._execute_many, requests)
 
-    def _execute_many(self, requests: Sequence[Any]) -> list[tuple[Any, float | None]]:
+    def _execute_many(
+        self, requests: Sequence[BoundRequest]
+    ) -> list[tuple[HttpResponse | PollFailure, float | None]]:
         """Run a chunk of requests (one host) one after the other in this thread."""
-        outcomes: list[tuple[Any, float | None]] = []
+        outcomes: list[tuple[HttpResponse | PollFailure, float | None]] = []
         for request in requests:
-            assert isinstance(request, BoundRequest)
             if self._shutting_down:
                 outcomes.append((PollFailure(STOPPED, "shutting down"), None))
                 continue
             started = time.perf_counter()
             try:
-                outcomes.append((self.http.execute(request), time.perf_counter() - started))
-            except HttpStatusError as exc:
-                retry = exc.retry_after if exc.status in (429, 503) else None
-                failure = PollFailure("http_error", str(exc), retry_after=retry)
-                self._note_failure(request.element, None, failure)
-                outcomes.append((failure, time.perf_counter() - started))
-            except HttpTransportError as exc:
-                # Timed too: a call that hangs until its deadline marks its request slow.
-                failure = PollFailure("transport_error", str(exc))
-                self._note_failure(request.element, None, failure)
-                outcomes.append((failure, time.perf_counter() - started))
-            except Exception as exc:  # a client bug must not take the chunk down
-                failure = PollFailure("transport_error", f"{type(exc).__name__}: {exc}")
-                outcomes.append((self._note_failure(request.element, None, failure), None))
+                outcomes.append((self._http.execute(request), time.perf_counter() - started))
+            except Exception as exc:  # a client bug must not take the chunk down either
+                failure = self._note_failure(request.element, None, http_failure(exc))
+                # Failed calls are timed too: one that hangs until its deadline marks its
+                # request slow. A client bug says nothing about the host.
+                answered = isinstance(exc, HttpStatusError | HttpTransportError)
+                outcomes.append((failure, time.perf_counter() - started if answered else None))
         return outcomes
 
     # ------------------------------------------------------------------ deliver
 
     def deliver(
-        self, target: WaitingInstance, prepared: Prepared, response: Any
-    ) -> str | Awaitable[str]:
+        self, target: WaitingInstance, prepared: PreparedPoll, response: HttpResponse
+    ) -> Awaitable[str]:
         """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish."""
-        assert isinstance(response, HttpResponse)
-        context = prepared.context if isinstance(prepared.context, Mapping) else {}
         evaluation = self._evaluator.submit(
-            target.config, response, context, target.element_instance_key
+            target.config, response, prepared.context, target.element_instance_key
         )
         return self._evaluate_and_publish(target, evaluation, response.status)
 
@@ -408,19 +413,16 @@ class PollPipeline:
             element_instance_key=target.element_instance_key,
             correlation_key=activation.correlation_key,
         )
-        previous = self._published.get(target.key)
-        if previous is not None and previous.process_instance_key == target.process_instance_key:
-            # Published already; the query API has not caught up yet. Never again while the
-            # instance is listed: with a TTL of 0 the broker cannot tell a repeat apart.
-            return "already_published"
+        if self.published.already(target):
+            return "already_published"  # the query API has not caught up yet
         size = message_size(activation.variables)
-        if size > self.settings.max_message_bytes:
+        if size > self._settings.max_message_bytes:
             # The broker would refuse it every time: a per-element error, not back-pressure.
-            self.metrics.inc("publish_failures_total")
+            self._metrics.inc("publish_failures_total")
             failure = PollFailure(
                 "message_too_large",
                 f"process '{target.process_id}' element '{target.element_id}': the message "
-                f"variables are larger than {self.settings.max_message_bytes} bytes "
+                f"variables are larger than {self._settings.max_message_bytes} bytes "
                 "(max-message-bytes); narrow resultVariable/resultExpression",
             )
             raise self._note_failure(label, target, failure)
@@ -431,13 +433,15 @@ class PollPipeline:
         return (
             poller is not None
             and not poller.removed
-            and getattr(poller.target, "process_instance_key", None) == target.process_instance_key
+            and poller.target.process_instance_key == target.process_instance_key
         )
 
     async def _publish(self, target: WaitingInstance, activation: Activation) -> str:
         """Publish ``activation``, keeping it (same id and variables) until it is published
         or the instance stops waiting. The poller stays busy meanwhile: no re-poll."""
-        assert self.zeebe is not None
+        zeebe = self.zeebe
+        if zeebe is None:  # never: the gateway is opened before the first poll
+            raise PollFailure("publish_error", "the gateway client is not open")
         label = target.config.label
         tries = 0
         delay = 1.0
@@ -445,21 +449,21 @@ class PollPipeline:
             tries += 1
             try:
                 outcome = await publish_message(
-                    self.zeebe,
+                    zeebe,
                     activation,
                     tenant_id=target.tenant_id,
                     deadline_seconds=PUBLISH_TRY_SECONDS,
                 )
                 break
             except PublishError as exc:
-                self.metrics.inc("publish_failures_total")
-                cause = self._health.grpc_cause(exc)
+                self._metrics.inc("publish_failures_total")
+                cause = self.health.grpc_cause(exc)
                 # A rejected token is kept like an outage: the activation was observed and
                 # must survive until the credentials work again.
                 if not (exc.transient or cause.cause in AUTH_CAUSES):
                     failure = PollFailure("publish_error", str(exc))
                     raise self._note_failure(label, target, failure) from None
-                self._health.set_grpc(False, cause)
+                self.health.set_grpc(False, cause)
                 if tries == 1:
                     self._note_failure(label, target, "publish_error", exc)
                     log_event(
@@ -470,7 +474,7 @@ class PollPipeline:
                         message_id=activation.message_id,
                         reason=str(exc),
                     )
-            self.metrics.inc("publish_retries_total")
+            self._metrics.inc("publish_retries_total")
             waited = 0.0
             while waited < delay:
                 if self._shutting_down:
@@ -487,8 +491,8 @@ class PollPipeline:
                 await asyncio.sleep(step)
                 waited += step
             delay = min(delay * 2, PUBLISH_RETRY_CAP)
-        self._health.set_grpc(True)
-        self._published[target.key] = _Published(activation.message_id, target.process_instance_key)
+        self.health.set_grpc(True)
+        self.published.record(target, activation.message_id)
         fields = {
             **instance_fields(target),
             "message_name": activation.message_name,
@@ -498,7 +502,7 @@ class PollPipeline:
         if outcome is PublishOutcome.DUPLICATE and tries == 1:
             # Not a retry of ours: another instance's message holds this id (same name and
             # correlation key), so the broker dropped this one and the instance still waits.
-            self.metrics.inc("duplicates_rejected_total")
+            self._metrics.inc("duplicates_rejected_total")
             self.activity.record(
                 label,
                 "duplicate_rejected",
@@ -518,7 +522,7 @@ class PollPipeline:
                 "is still buffered; make messageIdExpression unique per instance",
             )
             return "duplicate_rejected"
-        self.metrics.inc("correlations_total")
+        self._metrics.inc("correlations_total")
         self.activity.record(
             label,
             "published",

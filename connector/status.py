@@ -8,14 +8,14 @@ reads, so it can never change the state it reports.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connector.discovery import Definition, WaitingInstance
-from connector.observability import element_health
+from connector.observability import element_health, iso_time
 from connector.scheduler import Poller
+from connector.statuspage import render_page
 
 
 class PollerTable(Protocol):
@@ -86,8 +86,8 @@ def inbound_status(view: WorkerView) -> dict[str, Any]:
                 "correlationKey": target.correlation_key,
                 "lastStatus": poller.last_outcome,
                 "lastError": poller.last_error,
-                "lastPoll": _iso(poller.last_poll_wall),
-                "nextPoll": _iso(next_wall),
+                "lastPoll": iso_time(poller.last_poll_wall),
+                "nextPoll": iso_time(next_wall),
                 "polls": poller.polls,
                 "consecutiveFailures": poller.failures,
             }
@@ -143,7 +143,7 @@ def inbound_status(view: WorkerView) -> dict[str, Any]:
         "cluster": {
             "rest": _state(health.rest_up),
             "grpc": _state(health.grpc_up),
-            "lastDiscovery": _iso(view.deployed.last_discovery),
+            "lastDiscovery": iso_time(view.deployed.last_discovery),
             "lastDiscoveryError": health.last_discovery_error,
             "grpcError": health.grpc_error,
         },
@@ -155,16 +155,9 @@ def inbound_status(view: WorkerView) -> dict[str, Any]:
 
 
 def status_page(doc: Mapping[str, Any]) -> str:
-    from connector.statuspage import render_page
-
+    """The status port's HTML page for ``doc`` (the document as the port shows it)."""
     return render_page(doc)
 
 
 def _state(up: bool | None) -> str:
     return "UNKNOWN" if up is None else ("UP" if up else "DOWN")
-
-
-def _iso(wall: float | None) -> str | None:
-    if wall is None:
-        return None
-    return dt.datetime.fromtimestamp(wall, tz=dt.UTC).isoformat(timespec="milliseconds")

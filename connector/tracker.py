@@ -21,8 +21,7 @@ from connector.cluster_health import ClusterHealth
 from connector.config import Settings
 from connector.discovery import ClusterError, Definition, Discovery, Snapshot, WaitingInstance
 from connector.observability import ActivityLog, Metrics, log_event
-from connector.pipeline import PollPipeline, instance_fields
-from connector.scheduler import Scheduler
+from connector.pipeline import PollPipeline, PollScheduler, instance_fields
 
 # The operator sees one logger for everything the worker does.
 log = logging.getLogger("connector.worker")
@@ -41,7 +40,7 @@ class InstanceTracker:
         discovery: Discovery,
         *,
         executor: concurrent.futures.Executor,
-        scheduler: Scheduler[WaitingInstance],
+        scheduler: PollScheduler,
         pipeline: PollPipeline,
         health: ClusterHealth,
         activity: ActivityLog,

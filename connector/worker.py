@@ -34,7 +34,7 @@ from pyzeebe import ZeebeClient
 from connector.cluster_health import ClusterHealth
 from connector.config import Settings
 from connector.correlation import ResponseEvaluator
-from connector.discovery import Discovery, RestClient, WaitingInstance, build_source
+from connector.discovery import Discovery, RestClient, build_source
 from connector.discovery_sync import build_discovery
 from connector.http import HttpClient
 from connector.http.oauth import SHARED_PROVIDER
@@ -46,11 +46,12 @@ from connector.observability import (
     StatusServer,
     log_event,
 )
-from connector.pipeline import PollPipeline, VariableLoader, instance_fields
+from connector.pipeline import PollPipeline, PollScheduler, instance_fields
 from connector.scheduler import Scheduler, SchedulerLimits
 from connector.secrets import EnvSecretProvider, SecretProvider
 from connector.status import WorkerView, inbound_status, status_page
 from connector.tracker import InstanceTracker
+from connector.variables import VariableLoader
 from connector.zeebe_client import Gateway, cluster_auth
 
 log = logging.getLogger("connector.worker")
@@ -120,7 +121,7 @@ class Worker:
             metrics=self.metrics,
             poller=lambda key: self.scheduler.get(key),
         )
-        self.scheduler: Scheduler[WaitingInstance] = Scheduler(
+        self.scheduler: PollScheduler = Scheduler(
             self.pipeline,
             interval_of=lambda t: max(
                 settings.min_poll_interval, t.config.interval.total_seconds()

@@ -54,8 +54,11 @@ def test_the_contract_holds(project: Path) -> None:
         # a lower layer reaching up
         ("bpmn.py", "import connector.worker", "layers"),
         ("discovery.py", "import connector.scheduler", "layers"),
+        ("pipeline.py", "import connector.worker", "layers"),
+        ("cluster_health.py", "import connector.status", "layers"),
         # two stages of one layer depending on each other
         ("binding.py", "import connector.correlation", "layers"),
+        ("status.py", "import connector.pipeline", "layers"),
         # the worker depending on the development engine, and the other way round
         ("scheduler.py", "import connector.devengine.server", "worker-without-devengine"),
         ("devengine/engine.py", "import connector.worker", "devengine-standalone"),

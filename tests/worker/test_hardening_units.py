@@ -65,7 +65,7 @@ class SlowHooks:
         self.calls: list[tuple[float, str]] = []
 
     async def prepare(self, targets: Sequence[str]) -> Sequence[Prepared | PollFailure]:
-        return [Prepared(t, "one-host", t) for t in targets]
+        return [Prepared(t, "one-host", t, None) for t in targets]
 
     async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
         return await asyncio.to_thread(self._run, list(requests))

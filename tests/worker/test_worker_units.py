@@ -13,8 +13,9 @@ import pytest
 from connector.config import Settings
 from connector.discovery import WaitingInstance
 from connector.elements import load_elements
-from connector.pipeline import VariableLoader, same_value
+from connector.pipeline import same_value
 from connector.scheduler import Prepared
+from connector.variables import VariableLoader
 from connector.worker import Worker
 from tests.helpers.bpmn import catch_process, polling_properties
 
