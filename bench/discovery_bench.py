@@ -39,8 +39,13 @@ sys.path.insert(0, str(ROOT))
 
 from connector.devengine.clock import ManualClock  # noqa: E402
 from connector.devengine.server import DevEngine, DevEngineOptions  # noqa: E402
-from connector.discovery import Discovery, RestClient, RestV2Source  # noqa: E402
-from connector.discovery_sync import IncrementalDiscovery, SyncOptions  # noqa: E402
+from connector.discovery import (  # noqa: E402
+    Discovery,
+    IncrementalDiscovery,
+    RestClient,
+    RestV2Source,
+    SyncOptions,
+)
 from tests.worker.bpmn_builder import catch_process, polling_properties  # noqa: E402
 
 PROCESS_ID = "bench-discovery"

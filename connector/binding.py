@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from connector import feel
 from connector.elements import (
@@ -49,6 +49,7 @@ from connector.http.auth import (
 from connector.http.response import redact_url
 from connector.redaction import register, register_basic
 from connector.secrets import SecretNotFoundError, SecretProvider, replace_secrets
+from connector.urls import url_problem
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +288,10 @@ class _Binder:
 
     def url(self) -> str:
         url = (self.text(self.config.url, required=True) or "").strip()
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        problem = url_problem(url)
+        if problem is not None:
             # No value in the message: the URL may contain a secret.
-            raise self.error("url", "must be an absolute http:// or https:// URL")
+            raise self.error("url", problem)
         return url
 
     def structured(self, field_: Field) -> Any:
@@ -428,9 +429,9 @@ class _Binder:
 
     def _endpoint(self) -> str:
         url = (self._auth_text("oauthTokenEndpoint") or "").strip()
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise self.error("authentication.oauthTokenEndpoint", "must be an absolute http(s) URL")
+        problem = url_problem(url)
+        if problem is not None:
+            raise self.error("authentication.oauthTokenEndpoint", problem)
         return url
 
 

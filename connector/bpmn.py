@@ -31,6 +31,10 @@ POLLING_TYPE_PREFIX = "io.camunda:http-polling:"
 
 ElementKind = Literal["intermediate", "boundary"]
 
+#: BPMN XML, or a document already parsed by :func:`parse_definitions` (read once, walked
+#: by every function that takes a document).
+Document = str | bytes | ET.Element
+
 #: Deepest element nesting accepted. Modelled processes stay far below; a deeper document
 #: is hostile (per-element scope chains would cost memory quadratic in the depth).
 MAX_DEPTH = 2000
@@ -75,7 +79,7 @@ class _Message:
 
 
 def find_polling_elements(
-    xml: str | bytes, unsupported: list[UnsupportedElement] | None = None
+    xml: Document, unsupported: list[UnsupportedElement] | None = None
 ) -> list[PollingElement]:
     """Return every HTTP polling element of every process in ``xml``, in document order.
 
@@ -83,7 +87,7 @@ def find_polling_elements(
     (``io.camunda:http-polling:2``) are appended to ``unsupported`` when given.
     Raises :class:`BpmnError` when ``xml`` cannot be parsed or is not a BPMN document.
     """
-    root = _parse(xml)
+    root = _document(xml)
     messages = _messages(root)
     found: list[PollingElement] = []
     for process in root.iter(_B + "process"):
@@ -151,11 +155,17 @@ def parse_xml(xml: str | bytes) -> ET.Element:
     return root
 
 
-def _parse(xml: str | bytes) -> ET.Element:
+def parse_definitions(xml: str | bytes) -> ET.Element:
+    """The ``bpmn:definitions`` root of ``xml`` (:func:`parse_xml`); raises :class:`BpmnError`
+    when it cannot be parsed or is not a BPMN document."""
     root = parse_xml(xml)
     if root.tag != _B + "definitions":
         raise BpmnError(f"root element is {root.tag!r}, expected bpmn:definitions")
     return root
+
+
+def _document(xml: Document) -> ET.Element:
+    return xml if isinstance(xml, ET.Element) else parse_definitions(xml)
 
 
 def _messages(root: ET.Element) -> dict[str, _Message]:
@@ -191,10 +201,13 @@ def _flow_nodes(container: ET.Element) -> Iterator[ET.Element]:
             stack.append(iter(child))
 
 
-def element_ancestors(root: ET.Element) -> dict[str, tuple[str, ...]]:
-    """Element id -> ids of its enclosing sub-processes, innermost first (no recursion)."""
+def element_ancestors(xml: Document) -> dict[str, tuple[str, ...]]:
+    """Element id -> ids of its enclosing sub-processes, innermost first (Zeebe's variable
+    scopes). A boundary event gets its activity's ancestors (it lives in the activity's
+    scope). The containers are those :func:`find_polling_elements` descends into; walked
+    without recursion (any nesting depth). Raises :class:`BpmnError` like it."""
     found: dict[str, tuple[str, ...]] = {}
-    for process in root.iter(_B + "process"):
+    for process in _document(xml).iter(_B + "process"):
         stack: list[tuple[ET.Element, tuple[str, ...]]] = [(process, ())]
         while stack:
             node, chain = stack.pop()

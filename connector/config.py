@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from connector.errors import ConnectorError
 from connector.redaction import redact, register, register_url_credentials
+from connector.urls import url_problem
 
 AuthMethod = Literal["none", "basic", "oidc"]
 LogFormat = Literal["plain", "json"]
@@ -654,9 +655,9 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
     for field in ("rest_address", "token_url", "operate_url"):
         url = values.get(field)
         if url is not None:
-            parsed = urlparse(url)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                problems.append(f"{_name(field)}: {url!r} is not an http(s) URL")
+            problem = url_problem(url)
+            if problem is not None:
+                problems.append(f"{_name(field)}: {url!r} {problem}")
     grpc = values.get("grpc_address")
     if grpc is not None and split_grpc_address(grpc) is None:
         problems.append(

@@ -30,6 +30,7 @@ from pydantic import Field as PydanticField
 from connector import feel
 from connector.bpmn import (
     POLLING_TYPE,
+    Document,
     ElementKind,
     PollingElement,
     UnsupportedElement,
@@ -40,6 +41,7 @@ from connector.bpmn import (
 from connector.errors import ElementConfigError as ElementConfigError
 from connector.errors import PropertyError as PropertyError
 from connector.secrets import SECRET_PATTERN, has_secrets
+from connector.urls import url_problem
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +200,7 @@ class ElementConfig(BaseModel):
 
 
 def load_elements(
-    xml: str | bytes, *, source: str = "", warnings: list[str] | None = None
+    xml: Document, *, source: str = "", warnings: list[str] | None = None
 ) -> tuple[list[ElementConfig], list[ElementConfigError]]:
     """Parse ``xml`` and validate every polling element in it.
 
@@ -610,11 +612,9 @@ def _inside_string(text: str, position: int) -> bool:
 
 
 def _check_url(prop: str, url: str) -> None:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise PropertyError(prop, "must be an absolute http:// or https:// URL")
+    problem = url_problem(url)
+    if problem is not None:
+        raise PropertyError(prop, problem)
 
 
 def _check_literal_timeout(prop: str, field: Field | None) -> None:

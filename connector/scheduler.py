@@ -52,12 +52,11 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+# Sharding lives in discovery (a lower layer), which keeps only this replica's instances.
+from connector.discovery import owns as owns
+from connector.discovery import shard_of as shard_of
 from connector.errors import ConnectorError
 from connector.observability import Metrics, log_event
-
-# In their own module so that discovery (a lower layer) can use them too.
-from connector.sharding import owns as owns
-from connector.sharding import shard_of as shard_of
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,7 @@ from pyzeebe import ZeebeClient
 from connector.cluster_health import ClusterHealth
 from connector.config import Settings
 from connector.correlation import ResponseEvaluator
-from connector.discovery import Discovery, RestClient, build_source
-from connector.discovery_sync import build_discovery
+from connector.discovery import Discovery, RestClient, build_discovery, build_source
 from connector.http import HttpClient
 from connector.http.oauth import SHARED_PROVIDER
 from connector.observability import (

@@ -585,8 +585,9 @@ class Runtime:
             sub = self.subscriptions.by_key.get(key)
             if sub is not None:
                 self.subscriptions.close(sub)
-                if sub.state == "CREATED":
-                    sub.state = "DELETED"
+                # whatever it showed (CREATED, MIGRATED, or CORRELATED for a non-interrupting
+                # boundary), an open subscription of a left element is DELETED
+                sub.state = "DELETED"
                 self.record_subscription(sub)
         ei.subscription_keys.clear()
         for key in ei.timer_keys:
@@ -792,8 +793,11 @@ class Runtime:
             self.complete(owner)
             return
         boundary = owner.process_instance.definition.model.elements[sub.element_id]
+        # Zeebe writes CORRELATED either way; a non-interrupting boundary's subscription stays
+        # open in the engine (it can correlate again), but the query API shows CORRELATED from
+        # now on, until the activity is left (DELETED).
+        sub.state = "CORRELATED"
         if boundary.cancel_activity:
-            sub.state = "CORRELATED"
             self.subscriptions.close(sub)
             owner.subscription_keys.remove(sub.key)
         self.record_subscription(sub)

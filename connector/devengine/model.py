@@ -166,6 +166,23 @@ def duration_ms(text: str, now_ms: int) -> int:
     return ms
 
 
+#: Deepest XML nesting a resource may have. Building and running the model walks scopes
+#: recursively; modelled processes nest a few levels, so a limit far above that turns a
+#: hostile document into a clear deployment error instead of a RecursionError.
+MAX_NESTING = 200
+
+
+def _deeper_than(root: ET.Element, limit: int) -> str | None:
+    """The id (or tag) of the first element nested deeper than ``limit``, else None."""
+    stack: list[tuple[ET.Element, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node.get("id") or _local(node.tag)
+        stack.extend((child, depth + 1) for child in node)
+    return None
+
+
 def parse_bpmn(content: bytes) -> list[ProcessModel]:
     """Parse and validate a BPMN resource; raise ``ModelError`` listing every problem."""
     head = content[:4096].lower()
@@ -177,6 +194,11 @@ def parse_bpmn(content: bytes) -> list[ProcessModel]:
         raise ModelError([("definitions", f"the resource is not well-formed XML: {exc}")]) from exc
     if root.tag != _B + "definitions":
         raise ModelError([("definitions", f"expected a BPMN 'definitions' root, got '{root.tag}'")])
+    too_deep = _deeper_than(root, MAX_NESTING)
+    if too_deep is not None:
+        raise ModelError(
+            [(too_deep, f"elements nested deeper than {MAX_NESTING} levels are not supported")]
+        )
     checksum = hashlib.sha256(content).hexdigest()
     messages = {m.get("id", ""): m for m in root.findall(_B + "message")}
     processes = [

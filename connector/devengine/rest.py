@@ -45,6 +45,7 @@ from .contract import (
 )
 from .engine import Engine
 from .errors import EngineError
+from .multipart import MultipartError, parse_form_data
 from .records import (
     DEFAULT_TENANT,
     ElementInstanceRecord,
@@ -874,6 +875,9 @@ class Request:
     body: JsonObject
     params: dict[str, str] = field(default_factory=dict)
     accept: str | None = None
+    content_type: str | None = None
+    #: the body as received, for the one endpoint that is not JSON (deployments: a form)
+    raw: bytes = b""
 
 
 @dataclass
@@ -915,6 +919,7 @@ class RestApi:
         key = r"(?P<key>[^/]+)"
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"/v2/topology"), self.topology),
+            ("POST", re.compile(r"/v2/deployments"), self.deploy),
             ("GET", re.compile(r"/v2/status"), self.status),
             ("POST", re.compile(r"/v2/process-definitions/search"), self.search_definitions),
             ("GET", re.compile(rf"/v2/process-definitions/{key}/xml"), self.definition_xml),
@@ -951,7 +956,9 @@ class RestApi:
                     f"Acceptable representations: [{produces}, application/problem+json]",
                     title="Not Acceptable",
                 )
-            if raw_body is not None:
+            if raw_body is not None and handler == self.deploy:
+                request.raw = raw_body
+            elif raw_body is not None:
                 request.body = parse_json_body(raw_body)
             if self.recorded is not None:
                 self.recorded.append((request.method, request.path, request.body, request.accept))
@@ -1315,6 +1322,49 @@ class RestApi:
         from_ms = int(moment.timestamp() * 1000)
         return functools.partial(self.engine.message_subscriptions, updated_from_ms=from_ms)
 
+    def deploy(self, request: Request) -> Response:
+        """``POST /v2/deployments``: a multipart form of ``resources`` files and an optional
+        ``tenantId``, deployed atomically like the gRPC DeployResource."""
+        try:
+            parts = parse_form_data(request.content_type, request.raw)
+        except MultipartError as error:
+            raise ApiError(
+                400, f"Invalid deployment request: {error}", title="Bad Request"
+            ) from None
+        unknown = sorted({part.name for part in parts} - {"resources", "tenantId"})
+        if unknown:
+            raise ApiError(400, f"Unknown request field '{unknown[0]}'")
+        resources = [
+            (part.filename or "resource", part.content)
+            for part in parts
+            if part.name == "resources"
+        ]
+        if not resources:
+            raise ApiError(400, "Expected to deploy at least one resource, but none given")
+        tenants = [
+            part.content.decode("utf-8", "replace") for part in parts if part.name == "tenantId"
+        ]
+        result = self.engine.deploy(resources, tenants[-1] if tenants else DEFAULT_TENANT)
+        return Response(
+            200,
+            {
+                "deploymentKey": str(result.key),
+                "tenantId": result.tenant_id,
+                "deployments": [
+                    {
+                        "processDefinition": {
+                            "processDefinitionId": meta.bpmn_process_id,
+                            "processDefinitionVersion": meta.version,
+                            "resourceName": meta.resource_name,
+                            "tenantId": meta.tenant_id,
+                            "processDefinitionKey": str(meta.process_definition_key),
+                        }
+                    }
+                    for meta in result.processes
+                ],
+            },
+        )
+
     def publish(self, request: Request) -> Response:
         body = request.body
         known = {"name", "correlationKey", "timeToLive", "messageId", "variables", "tenantId"}
@@ -1406,7 +1456,14 @@ class _Handler(BaseHTTPRequestHandler):
             denied = ApiError(401, "Missing or invalid credentials", title="Unauthorized")
             self._send(RestApi._problem(denied, path), {"WWW-Authenticate": auth.scheme})
             return
-        request = Request(method, path, parse_qs(url.query), {}, accept=self.headers.get("Accept"))
+        request = Request(
+            method,
+            path,
+            parse_qs(url.query),
+            {},
+            accept=self.headers.get("Accept"),
+            content_type=self.headers.get("Content-Type"),
+        )
         self._send(self.server.api.handle(request, raw_body=body))
 
     def _read_body(self) -> bytes:

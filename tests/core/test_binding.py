@@ -231,6 +231,24 @@ def test_oauth_endpoint_must_be_a_url() -> None:
     assert error.property == "authentication.oauthTokenEndpoint"
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "http://h:99999/", "http://h\n.example/"])
+def test_a_bound_url_that_cannot_be_called_is_a_binding_error(url: str) -> None:
+    # urlsplit raises (or silently rewrites) on these: the poll must fail with the element's
+    # error, never with a ValueError out of the pipeline
+    error = bind_error({"u": url}, url="=u")
+    assert error.property == "url" and "URL" in error.reason
+    oauth = bind_error(
+        {"tokenUrl": url},
+        **{
+            "authentication.type": "oauth-refresh-token",
+            "authentication.oauthTokenEndpoint": "=tokenUrl",
+            "authentication.clientId": "id",
+            "authentication.refreshToken": "r",
+        },
+    )
+    assert oauth.property == "authentication.oauthTokenEndpoint"
+
+
 def test_coalesce_key() -> None:
     config: ElementConfig = load_one(url='="https://h/" + x', headers='={"A": a}')
     one = bind_request(config, {"x": "1", "a": "v", "unrelated": 1}, SECRETS)

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.bpmn import BpmnError, find_polling_elements
+from connector.bpmn import (
+    BpmnError,
+    element_ancestors,
+    find_polling_elements,
+    parse_definitions,
+)
 
 FIXTURES = Path(__file__).with_name("fixtures")
 EXAMPLE = Path(__file__).resolve().parents[2] / "connector" / "examples" / "order-status.bpmn"
@@ -120,3 +125,46 @@ def test_missing_message_and_duplicate_property() -> None:
 def test_unreadable_documents(xml: str) -> None:
     with pytest.raises(BpmnError):
         find_polling_elements(xml)
+
+
+SCOPES = f"""{HEAD}
+  <bpmn:process id="p">
+    <bpmn:serviceTask id="top" />
+    <bpmn:subProcess id="outer">
+      <bpmn:transaction id="tx">
+        <bpmn:adHocSubProcess id="adhoc"><bpmn:serviceTask id="inner" /></bpmn:adHocSubProcess>
+      </bpmn:transaction>
+      <bpmn:serviceTask id="task" />
+      <bpmn:boundaryEvent id="b" attachedToRef="task" />
+    </bpmn:subProcess>
+    <bpmn:subProcess id="events" triggeredByEvent="true">
+      <bpmn:intermediateCatchEvent id="wait" />
+    </bpmn:subProcess>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_element_ancestors_innermost_first_through_every_container() -> None:
+    ancestors = element_ancestors(SCOPES)
+    assert ancestors["top"] == ()
+    assert ancestors["outer"] == ()
+    assert ancestors["inner"] == ("adhoc", "tx", "outer")
+    assert ancestors["wait"] == ("events",)
+    # a boundary event lives in its activity's scope
+    assert ancestors["b"] == ancestors["task"] == ("outer",)
+
+
+def test_one_parsed_document_serves_elements_and_ancestors() -> None:
+    xml = f"""{HEAD}<bpmn:process id="p"><bpmn:subProcess id="s">
+        <bpmn:intermediateCatchEvent id="e">{polling_props()}
+          <bpmn:messageEventDefinition messageRef="m" /></bpmn:intermediateCatchEvent>
+      </bpmn:subProcess></bpmn:process><bpmn:message id="m" name="msg" /></bpmn:definitions>"""
+    root = parse_definitions(xml)
+    assert [e.element_id for e in find_polling_elements(root)] == ["e"]
+    assert element_ancestors(root) == element_ancestors(xml) == {"s": (), "e": ("s",)}
+
+
+@pytest.mark.parametrize("xml", ["not xml", "<other/>"])
+def test_element_ancestors_of_unreadable_documents(xml: str) -> None:
+    with pytest.raises(BpmnError):
+        element_ancestors(xml)

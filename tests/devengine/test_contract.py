@@ -218,7 +218,7 @@ def test_xml_is_negotiated_like_camunda(dev: DevEngine, waiting: str) -> None:
 
 def test_unknown_route_is_404_whatever_the_body(dev: DevEngine) -> None:
     response = requests.post(
-        f"{dev.rest_url}/v2/deployments",
+        f"{dev.rest_url}/v2/documents",
         data=b"--boundary\r\nContent-Disposition: form-data; name=resources\r\n\r\nx\r\n",
         headers={"Content-Type": "multipart/form-data; boundary=boundary"},
         timeout=10,

@@ -212,3 +212,31 @@ def test_modeler_style_xml_with_incoming_outgoing_and_diagram_deploys_and_runs()
     assert engine.process_instances(key=pi)[0].state == "COMPLETED"
     ids = [e.element_id for e in engine.element_instances(process_instance_key=pi)]
     assert ids == ["start", "sub", "s_start", "s_end", "end"]
+
+
+def nested_sub_processes(depth: int) -> bytes:
+    """``depth`` sub-processes, each started inside the previous one, a timer innermost."""
+    body = (
+        '<bpmn:startEvent id="in"/><bpmn:sequenceFlow id="fin" sourceRef="in" targetRef="w"/>'
+        '<bpmn:intermediateCatchEvent id="w"><bpmn:timerEventDefinition><bpmn:timeDuration>'
+        "PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+    )
+    for i in reversed(range(depth)):
+        body = (
+            f'<bpmn:startEvent id="s{i}"/>'
+            f'<bpmn:sequenceFlow id="f{i}" sourceRef="s{i}" targetRef="sp{i}"/>'
+            f'<bpmn:subProcess id="sp{i}">{body}</bpmn:subProcess>'
+        )
+    return definitions(body)
+
+
+def test_deep_nesting_runs_up_to_the_limit_and_beyond_is_a_clear_error() -> None:
+    engine, _ = new_engine()
+    engine.deploy([("deep.bpmn", nested_sub_processes(190))])
+    key = engine.create_process_instance("p").process_instance_key
+    assert engine.process_instances(key=key)[0].state == "ACTIVE"
+    for depth in (400, 5_000):  # 1,200 once raised RecursionError out of the engine
+        with pytest.raises(EngineError) as refused:
+            engine.deploy([("deeper.bpmn", nested_sub_processes(depth))])
+        assert "nested deeper than 200 levels" in str(refused.value)
+        assert "deeper.bpmn" in str(refused.value)

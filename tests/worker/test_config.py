@@ -119,7 +119,9 @@ def test_every_problem_is_reported_once_without_secrets() -> None:
     assert any("--token-url" in p for p in problems)
     assert any("shard-index" in p and "between 0 and 1" in p for p in problems)
     assert any("CONNECTOR_DISCOVERY_INTERVAL='soon'" in p for p in problems)
-    assert any("'localhost:8080' is not an http(s) URL" in p for p in problems)
+    assert any(
+        "'localhost:8080' must be an absolute http:// or https:// URL" in p for p in problems
+    )
     assert any("CONNECTOR_LOG_FORMAT" in p and "plain, json" in p for p in problems)
     assert len(problems) == 6
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from connector.bpmn import element_ancestors
 from connector.devengine.rest import AuthConfig
 from connector.devengine.server import DevEngine, DevEngineOptions
 from connector.discovery import (
@@ -19,7 +20,6 @@ from connector.discovery import (
     Discovery,
     RestClient,
     RestV2Source,
-    element_ancestors,
 )
 from tests.helpers.bpmn import HEADER, catch_process, polling_properties
 

@@ -18,9 +18,13 @@ from connector.config import load_settings
 from connector.devengine.clock import ManualClock
 from connector.devengine.contract import VERSIONS, request_violations
 from connector.devengine.server import DevEngine, DevEngineOptions
-from connector.discovery import ClusterError, Discovery, RestClient, RestV2Source, Snapshot
-from connector.discovery_sync import (
+from connector.discovery import (
+    ClusterError,
+    Discovery,
     IncrementalDiscovery,
+    RestClient,
+    RestV2Source,
+    Snapshot,
     SyncOptions,
     build_discovery,
     cycle_interval,
@@ -226,7 +230,7 @@ def test_change_later_than_the_overlap_is_repaired_by_the_full_reconciliation(
     steady = disc.cycle()
     assert waiting_piks(steady) == {early, newer}
     clock.advance(300_000)  # the full reconciliation is due
-    with caplog.at_level(logging.WARNING, logger="connector.discovery_sync"):
+    with caplog.at_level(logging.WARNING, logger="connector.discovery"):
         repaired = disc.cycle()
     assert waiting_piks(repaired) == {early, newer, missed}
     assert repaired.repaired == 1

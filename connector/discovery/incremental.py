@@ -1,6 +1,6 @@
 """Incremental discovery: each cycle costs the cluster O(changes), not O(waiting instances).
 
-:class:`IncrementalDiscovery` keeps the waiting set that :class:`~connector.discovery.Discovery`
+:class:`IncrementalDiscovery` keeps the waiting set that :class:`~connector.discovery.cycle.Discovery`
 rebuilds from scratch every cycle, and updates it from what changed:
 
 * **message subscriptions**: one search for ``lastUpdatedDate > watermark - overlap`` (any
@@ -34,27 +34,29 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from connector.discovery import (
+from connector.discovery.cluster import JsonObject
+from connector.discovery.cycle import Discovery
+from connector.discovery.model import (
     Definition,
     DefinitionRef,
-    Discovery,
-    JsonObject,
-    RestV2Source,
     Snapshot,
-    Source,
     WaitingInstance,
     WaitingRow,
     reuses_key,
 )
+from connector.discovery.rest_v2 import (
+    DEFINITIONS,
+    OPEN_STATES,
+    SUBSCRIPTIONS,
+    RestV2Source,
+    definition_ref,
+    waiting_row,
+)
+from connector.discovery.sharding import owns
 from connector.observability import log_event
-from connector.sharding import owns
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS = "/v2/message-subscriptions/search"
-DEFINITIONS = "/v2/process-definitions/search"
-#: states of a subscription that is still waiting for its message
-OPEN_STATES = frozenset({"CREATED", "MIGRATED"})
 #: states of a closed subscription (correlated, or its element instance was left)
 CLOSED_STATES = frozenset({"CORRELATED", "DELETED"})
 #: repaired entries logged one by one per reconciliation (the rest as a count)
@@ -107,15 +109,7 @@ def format_timestamp(epoch_ms: int) -> str:
 def subscription_row(item: Mapping[str, Any]) -> SubscriptionRow | None:
     """One search item as a row; None when a field the worker needs is missing."""
     try:
-        row = WaitingRow(
-            element_instance_key=int(item["elementInstanceKey"]),
-            process_instance_key=int(item["processInstanceKey"]),
-            process_definition_key=int(item["processDefinitionKey"]),
-            element_id=str(item["elementId"]),
-            message_name=item.get("messageName"),
-            correlation_key=item.get("correlationKey"),
-            tenant_id=item.get("tenantId"),
-        )
+        row = waiting_row(item)
         key = int(item["messageSubscriptionKey"])
     except (KeyError, TypeError, ValueError):
         return None
@@ -318,15 +312,7 @@ class IncrementalDiscovery(Discovery):
         }
         data = self.rest.client.post(DEFINITIONS, body)
         items = data.get("items") or [] if isinstance(data, dict) else []
-        refs = [
-            DefinitionRef(
-                key=int(item["processDefinitionKey"]),
-                process_id=str(item.get("processDefinitionId") or ""),
-                version=None if item.get("version") is None else int(item["version"]),
-                tenant_id=item.get("tenantId"),
-            )
-            for item in items
-        ]
+        refs = [definition_ref(item) for item in items]
         cursor = (data.get("page") or {}).get("endCursor") if isinstance(data, dict) else None
         return refs, cursor if len(items) >= limit else None
 
@@ -359,7 +345,7 @@ class IncrementalDiscovery(Discovery):
     def _search(self, filter_: JsonObject, sort: list[JsonObject]) -> Iterator[SubscriptionRow]:
         if self.rest.tenant_ids:
             filter_ = {**filter_, "tenantId": {"$in": list(self.rest.tenant_ids)}}
-        for item in self.rest._search(SUBSCRIPTIONS, filter_, sort):
+        for item in self.rest.search(SUBSCRIPTIONS, filter_, sort):
             parsed = subscription_row(item)
             if parsed is None:
                 log.debug("skipping incomplete message subscription %r", item)
@@ -437,17 +423,7 @@ class IncrementalDiscovery(Discovery):
         config = definition.config_for(row.element_id, row.message_name)
         if config is None:
             return None
-        return WaitingInstance(
-            element_instance_key=row.element_instance_key,
-            process_instance_key=row.process_instance_key,
-            process_definition_key=row.process_definition_key,
-            process_id=config.process_id,
-            element_id=config.element_id,
-            message_name=config.message_name,
-            correlation_key=row.correlation_key,
-            tenant_id=row.tenant_id,
-            config=config,
-        )
+        return WaitingInstance.of(row, config)
 
     def _add(self, key: tuple[int, str], instance: WaitingInstance, updated: int | None) -> None:
         old = self._waiting.get(key)
@@ -532,7 +508,7 @@ class IncrementalDiscovery(Discovery):
             return 0  # the cycle starts again from nothing
         sort = [{"field": "messageSubscriptionKey", "order": "ASC"}]
         scanned: dict[tuple[int, str], tuple[WaitingInstance, SubscriptionRow]] = {}
-        for item in self._search({"messageSubscriptionState": {"$in": sorted(OPEN_STATES)}}, sort):
+        for item in self._search({"messageSubscriptionState": {"$in": list(OPEN_STATES)}}, sort):
             if not owns(item.row.element_instance_key, self.shard_index, self.shard_count):
                 continue
             if self._pending(item, new):
@@ -593,24 +569,3 @@ class IncrementalDiscovery(Discovery):
                     element_instance_key=str(instance.element_instance_key),
                     process_instance_key=str(instance.process_instance_key),
                 )
-
-
-def build_discovery(source: Source, settings: Any) -> Discovery:
-    """The discovery the settings ask for: incremental on REST API v2 sources (unless
-    ``discovery_mode`` is ``full``), the complete scan every cycle otherwise."""
-    common: dict[str, Any] = {
-        "shard_index": settings.shard_index,
-        "shard_count": settings.shard_count,
-        "batch_size": settings.variables_batch_size,
-    }
-    mode = getattr(settings, "discovery_mode", "incremental")
-    if mode == "incremental" and isinstance(source, RestV2Source):
-        options = SyncOptions(
-            overlap=getattr(settings, "discovery_overlap", SyncOptions.overlap),
-            full_reconciliation_interval=getattr(
-                settings, "full_reconciliation_interval", SyncOptions.full_reconciliation_interval
-            ),
-            min_interval=getattr(settings, "min_discovery_interval", SyncOptions.min_interval),
-        )
-        return IncrementalDiscovery(source, options=options, **common)
-    return Discovery(source, **common)

@@ -1,7 +1,7 @@
 """Which replica serves an element instance: a stable hash of its key, modulo the replicas.
 
-Its own module because both discovery (which keeps only this replica's instances) and the
-scheduler use it, and discovery sits below the scheduler in the layers (see pyproject.toml).
+Discovery keeps only this replica's instances; the scheduler (a layer above) uses it too. It
+imports nothing of the package, so it sits at the bottom of the package's own layers.
 """
 
 from __future__ import annotations
