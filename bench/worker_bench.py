@@ -369,14 +369,13 @@ def memory(dev: DevEngine, count: int) -> None:
     settings = Settings(grpc_address=dev.grpc_address, rest_address=dev.rest_url)
     dev.engine.deploy([("mem.bpmn", bpmn("mem", '=base + "/items/" + id'))])
     create(dev, "mem", count, "http://127.0.0.1:9")
-    worker = Worker(settings)
     disc = Discovery(RestV2Source(RestClient(dev.rest_url), 500))
-    worker.discovery = disc
+    worker = Worker(settings, discovery=disc)
     disc.cycle()  # warm the definition cache: it does not grow with instances
     gc.collect()
     tracemalloc.start()
     idle = tracemalloc.take_snapshot()
-    worker._apply(disc.cycle())
+    worker.tracker.apply(disc.cycle())
     gc.collect()
     used = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(idle, "filename"))
     tracemalloc.stop()

@@ -62,6 +62,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
+# What the hooks pass through the scheduler without it looking inside: a bound request,
+# what delivering its answer needs besides the answer (e.g. the variables), an answer.
+R = TypeVar("R")
+C = TypeVar("C")
+S = TypeVar("S")
 
 MAX_RETRY_AFTER = 3600.0
 LAG_WARNING_SECONDS = 60.0  # at most one schedule-lag warning per minute
@@ -98,24 +103,28 @@ class PollFailure(ConnectorError):
 
 
 @dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(Generic[R, C]):
     """A target's bound request: ``coalesce_key`` equal means identical requests."""
 
     coalesce_key: Hashable
     host: str
-    request: Any
-    context: Any = None
+    request: R
+    context: C
 
 
-class PollHooks(Protocol[T_contra]):
-    async def prepare(self, targets: Sequence[T_contra]) -> Sequence[Prepared | PollFailure]: ...
+class PollHooks(Protocol[T_contra, R, C, S]):
+    async def prepare(
+        self, targets: Sequence[T_contra]
+    ) -> Sequence[Prepared[R, C] | PollFailure]: ...
 
-    async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
+    async def execute(
+        self, requests: Sequence[R]
+    ) -> Sequence[tuple[S | PollFailure, float | None]]:
         """Run requests (to one host); per request (response or PollFailure, seconds)."""
         ...
 
     def deliver(
-        self, target: T_contra, prepared: Prepared, response: Any
+        self, target: T_contra, prepared: Prepared[R, C], response: S
     ) -> str | Awaitable[str]: ...
 
 
@@ -150,10 +159,10 @@ class _Fetch(Generic[T]):
     """One HTTP call to make in a round, and the pollers waiting for its answer."""
 
     key: Hashable
-    prepared: Prepared
+    prepared: Prepared[Any, Any]
     ttl: float
     due: float
-    members: list[tuple[Poller[T], Prepared]]
+    members: list[tuple[Poller[T], Prepared[Any, Any]]]
 
 
 @dataclass
@@ -223,12 +232,12 @@ def lanes_for(
     return max(1, min(calls, limits.max_per_host, max(wanted, limits.min_lanes)))
 
 
-class Scheduler(Generic[T]):
+class Scheduler(Generic[T, R, C, S]):
     """Runs every poller; ``sync`` adds/removes them, ``run`` drives them until ``stop``."""
 
     def __init__(
         self,
-        hooks: PollHooks[T],
+        hooks: PollHooks[T, R, C, S],
         *,
         interval_of: Callable[[T], float],
         describe: Callable[[T], Mapping[str, Any]] = lambda _t: {},
@@ -435,7 +444,7 @@ class Scheduler(Generic[T]):
             log.exception("preparing polls failed")
             failure = PollFailure("prepare_error", f"preparing the request failed: {exc}")
             results = [failure] * len(pollers)
-        groups: dict[Hashable, list[tuple[Poller[T], Prepared]]] = {}
+        groups: dict[Hashable, list[tuple[Poller[T], Prepared[Any, Any]]]] = {}
         for poller, result in zip(pollers, results, strict=True):
             if isinstance(result, PollFailure):
                 self._finish(poller, result, self._clock())
@@ -609,7 +618,9 @@ class Scheduler(Generic[T]):
                 return [(failure, None)] * len(requests)
         return list(outcomes)
 
-    def _deliver_members(self, members: list[tuple[Poller[T], Prepared]], shared: _Shared) -> None:
+    def _deliver_members(
+        self, members: list[tuple[Poller[T], Prepared[Any, Any]]], shared: _Shared
+    ) -> None:
         """Hand the response to every member; only deliveries that must wait get a task."""
         for poller, prepared in members:
             if shared.error is not None:
@@ -710,7 +721,7 @@ class Scheduler(Generic[T]):
             self._key_counts[key] = self._key_counts.get(key, 0) + 1
         poller.request_key = key
 
-    def _abandon(self, members: list[tuple[Poller[T], Prepared]]) -> None:
+    def _abandon(self, members: list[tuple[Poller[T], Prepared[Any, Any]]]) -> None:
         for poller, _ in members:
             poller.in_flight = False
 

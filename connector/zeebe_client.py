@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import certifi
@@ -159,6 +160,24 @@ def build_zeebe_client(
     """A pyzeebe client that never gives up reconnecting (long-running worker)."""
     channel = build_channel(settings, auth or cluster_auth(settings))
     return ZeebeClient(channel, max_connection_retries=-1), channel
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """The worker's Zeebe client and the channel opened for it (None: the client was
+    given, and whoever made it closes its channel)."""
+
+    client: ZeebeClient
+    channel: grpc.aio.Channel | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, auth: ClusterAuth) -> Gateway:
+        client, channel = build_zeebe_client(settings, auth)
+        return cls(client, channel)
+
+    async def close(self) -> None:
+        if self.channel is not None:
+            await self.channel.close()
 
 
 def grpc_cause(exc: BaseException, auth_method: str) -> Cause:

@@ -54,8 +54,11 @@ def test_the_contract_holds(project: Path) -> None:
         # a lower layer reaching up
         ("bpmn.py", "import connector.worker", "layers"),
         ("discovery/cycle.py", "import connector.scheduler", "layers"),
+        ("pipeline.py", "import connector.worker", "layers"),
+        ("cluster_health.py", "import connector.status", "layers"),
         # two stages of one layer depending on each other
         ("binding.py", "import connector.correlation", "layers"),
+        ("status.py", "import connector.pipeline", "layers"),
         # inside discovery: the model reaching up to a cycle, one source using the other
         ("discovery/model.py", "import connector.discovery.cycle", "discovery-layers"),
         ("discovery/rest_v2.py", "import connector.discovery.operate_v1", "discovery-layers"),

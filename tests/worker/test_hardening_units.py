@@ -15,9 +15,9 @@ import pytest
 from connector.binding import BoundRequest
 from connector.discovery import DefinitionRef, reuses_key
 from connector.http import HttpClient, HttpTransportError
+from connector.pipeline import message_size
 from connector.publish import PublishOutcome, publish_message
 from connector.scheduler import PollFailure, Prepared, Scheduler, SchedulerLimits
-from connector.worker import message_size
 from tests.core.test_publish import ACTIVATION, run_with_gateway
 from tests.worker.faults import Reply, scripted
 from tests.worker.harness import until
@@ -65,7 +65,7 @@ class SlowHooks:
         self.calls: list[tuple[float, str]] = []
 
     async def prepare(self, targets: Sequence[str]) -> Sequence[Prepared | PollFailure]:
-        return [Prepared(t, "one-host", t) for t in targets]
+        return [Prepared(t, "one-host", t, None) for t in targets]
 
     async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:
         return await asyncio.to_thread(self._run, list(requests))

@@ -50,7 +50,7 @@ class FakeHooks:
             if t.name in self.prepare_fail:
                 out.append(PollFailure("binding_error", f"cannot bind {t.name}"))
             else:
-                out.append(Prepared(t.request, t.host, t.request))
+                out.append(Prepared(t.request, t.host, t.request, None))
         return out
 
     async def execute(self, requests: Sequence[Any]) -> Sequence[tuple[Any, float | None]]:

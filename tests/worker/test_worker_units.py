@@ -13,8 +13,10 @@ import pytest
 from connector.config import Settings
 from connector.discovery import WaitingInstance
 from connector.elements import load_elements
+from connector.pipeline import same_value
 from connector.scheduler import Prepared
-from connector.worker import VariableLoader, Worker, same_value
+from connector.variables import VariableLoader
+from connector.worker import Worker
 from tests.helpers.bpmn import catch_process, polling_properties
 
 pytestmark = pytest.mark.anyio
@@ -93,20 +95,22 @@ def test_a_bound_request_is_reused_while_its_inputs_hold() -> None:
     target = WaitingInstance(7, 7, 1, "p", "Wait", "m", None, None, config)
     scope = {"base": "http://127.0.0.1:9", "id": "a", "suffix": "-1"}
     try:
-        [first] = worker._bind_all([target], {target.key: scope}, None)
+        [first] = worker.pipeline.bind_all([target], {target.key: scope}, None)
         # A variable only the correlation reads changed: same request, new context.
         changed = {**scope, "suffix": "-2"}
-        [second] = worker._bind_all([target], {target.key: changed}, None)
+        [second] = worker.pipeline.bind_all([target], {target.key: changed}, None)
         assert _request(second) is _request(first)
         assert isinstance(second, Prepared) and second.context == changed
         # A variable the request reads changed: bound afresh.
-        [third] = worker._bind_all([target], {target.key: {**changed, "id": "b"}}, None)
+        [third] = worker.pipeline.bind_all([target], {target.key: {**changed, "id": "b"}}, None)
         assert _request(third).url.endswith("/items/b")
         # Equal in Python, not in FEEL: 1 and true render differently.
         numbers = _config('=base + "/n/" + string(id)')
         other = WaitingInstance(8, 8, 1, "p", "Wait", "m", None, None, numbers)
-        [one] = worker._bind_all([other], {other.key: {"base": "http://h", "id": 1}}, None)
-        [true] = worker._bind_all([other], {other.key: {"base": "http://h", "id": True}}, None)
+        [one] = worker.pipeline.bind_all([other], {other.key: {"base": "http://h", "id": 1}}, None)
+        [true] = worker.pipeline.bind_all(
+            [other], {other.key: {"base": "http://h", "id": True}}, None
+        )
         assert (_request(one).url, _request(true).url) == ("http://h/n/1", "http://h/n/true")
     finally:
         asyncio.run(worker.close())
