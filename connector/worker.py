@@ -37,18 +37,12 @@ from connector.correlation import ResponseEvaluator
 from connector.discovery import Discovery, RestClient, build_discovery, build_source
 from connector.http import HttpClient
 from connector.http.oauth import SHARED_PROVIDER
-from connector.observability import (
-    ActivityLog,
-    Metrics,
-    StatusAuth,
-    StatusLimits,
-    StatusServer,
-    log_event,
-)
+from connector.observability import ActivityLog, Metrics, log_event
 from connector.pipeline import PollPipeline, PollScheduler, instance_fields
 from connector.scheduler import Scheduler, SchedulerLimits
 from connector.secrets import EnvSecretProvider, SecretProvider
 from connector.status import WorkerView, inbound_status, status_page
+from connector.status_server import StatusAuth, StatusLimits, StatusServer
 from connector.tracker import InstanceTracker
 from connector.variables import VariableLoader
 from connector.zeebe_client import Gateway, cluster_auth

@@ -15,8 +15,9 @@ from connector.binding import bind_request
 from connector.config import ConfigError, load_settings
 from connector.http import HttpClient, HttpStatusError, HttpTransportError, OAuthError
 from connector.http.response import NonFiniteNumberError, parse_body
-from connector.observability import Metrics, StatusServer, log_event, setup_logging
+from connector.observability import Metrics, log_event, setup_logging
 from connector.secrets import MappingSecretProvider
+from connector.status_server import StatusServer
 from tests.helpers.elements import load_one
 from tests.helpers.localserver import LocalServer, Reply, Request, local_server
 

@@ -9,7 +9,8 @@ import logging
 
 import pytest
 
-from connector.observability import Metrics, StatusServer, log_event, setup_logging
+from connector.observability import Metrics, log_event, setup_logging
+from connector.status_server import StatusServer
 
 pytestmark = pytest.mark.anyio
 

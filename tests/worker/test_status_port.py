@@ -17,16 +17,13 @@ import pytest
 import requests
 
 from connector.devengine.server import DevEngine
-from connector.observability import (
-    ActivityLog,
-    Metrics,
-    RateLimitedLog,
+from connector.observability import ActivityLog, Metrics, RateLimitedLog, setup_logging
+from connector.status_server import (
     StatusAuth,
     StatusLimits,
     StatusServer,
     hide_excerpt,
     redact_document,
-    setup_logging,
 )
 from tests.worker.bpmn_builder import catch_process, polling_properties
 from tests.worker.harness import Endpoint, WorkerProcess, until
