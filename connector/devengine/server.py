@@ -35,7 +35,8 @@ from .contract import DEFAULT_VERSION, VERSION_TRAITS, VERSIONS
 from .engine import Engine
 from .gateway import DEFAULT_LONG_POLL_MS, AuthInterceptor, GatewayService
 from .oauth import TOKEN_PATH, OAuthServerConfig, TokenIssuer, TokenServer
-from .rest import DEFAULT_TRUNCATION_LIMIT, AuthConfig, RestApi, RestServer
+from .rest import DEFAULT_TRUNCATION_LIMIT, AuthConfig, RestApi
+from .rest_server import RestServer
 from .tls import server_context
 
 __all__ = ["DevEngine", "DevEngineOptions", "OAuthServerConfig", "TlsFiles", "main"]

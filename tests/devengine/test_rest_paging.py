@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from connector.devengine.engine import Engine
-from connector.devengine.rest import AuthConfig, Request, RestApi, RestServer, _Handler
+from connector.devengine.rest import AuthConfig, Request, RestApi
+from connector.devengine.rest_server import RestServer, _Handler
 from connector.devengine.server import DevEngine
 
 from .conftest import create_instance, deploy, message_catch_process, rest_search

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.devengine.rest import format_date
+from connector.devengine.rest_query import format_date
 from connector.devengine.server import DevEngine, DevEngineOptions
 
 from .conftest import (
