@@ -31,7 +31,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -53,6 +53,7 @@ from connector.http.auth import (
     OAuthRefreshToken,
 )
 from connector.http.oauth import TokenProvider
+from connector.http.request import BoundRequest
 from connector.http.response import (
     HttpResponse,
     HttpStatusError,
@@ -65,9 +66,6 @@ from connector.http.response import (
     redact_url,
 )
 from connector.redaction import contains_secret
-
-if TYPE_CHECKING:
-    from connector.binding import BoundRequest
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +145,7 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
 
 class HttpClient:
-    """Runs :class:`~connector.binding.BoundRequest` objects; see the module docstring.
+    """Runs :class:`~connector.http.request.BoundRequest` objects; see the module docstring.
 
     ``max_response_bytes`` caps the (decoded) body; a larger response fails the poll with
     :class:`HttpTransportError` ``kind="too_large"``. ``ca_bundle`` is a PEM file used

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.binding import BoundRequest
 from connector.http import BasicAuth, HttpClient, HttpTransportError, OAuthClientCredentials
+from connector.http.request import BoundRequest
 from tests.core.localserver import LocalServer, Reply, local_server
 from tests.core.test_http import FakeClock, TokenEndpoint, oauth_client, req
 
