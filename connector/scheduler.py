@@ -8,8 +8,9 @@ The scheduler knows nothing about HTTP, FEEL or Zeebe. It drives three injected 
 * ``execute(requests)`` performs a chunk of requests to one host (the worker runs a chunk as
   one job of its thread pool: one hand-off per chunk instead of one per request);
 * ``deliver(target, prepared, response)`` evaluates the response for one target and publishes;
-  it returns the outcome at once when there is nothing to wait for (most polls: condition
-  not met), or an awaitable of it (a publish), so only polls that wait cost a task.
+  it returns the outcome at once when there is nothing to wait for, or an awaitable of it.
+  An ``asyncio.Future`` is finished from its done callback, any other awaitable in a task of
+  its own: a future costs a poll far less than a task (the worker answers with one).
 
 Rules implemented here:
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import heapq
 import inspect
 import logging
@@ -256,6 +258,7 @@ class Scheduler(Generic[T]):
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: set[asyncio.Future[str]] = set()  # deliveries answered with a future
         self._shared: dict[Hashable, _Shared] = {}
         self._inflight: dict[Hashable, _Fetch[T]] = {}  # queued or running calls by key
         # Pollers per request key: responses are kept for reuse only when a key is shared,
@@ -367,9 +370,10 @@ class Scheduler(Generic[T]):
 
         Returns True when everything finished in time.
         """
-        if not self._tasks:
+        running: set[asyncio.Future[Any]] = {*self._tasks, *self._waiting}
+        if not running:
             return True
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _done, pending = await asyncio.wait(running, timeout=timeout)
         for task in pending:
             task.cancel()
         return not pending
@@ -625,10 +629,29 @@ class Scheduler(Generic[T]):
                 log.exception("delivering a response failed")
                 self._finish(poller, PollFailure("internal_error", str(exc)), self._clock())
                 continue
-            if inspect.isawaitable(outcome):
+            if isinstance(outcome, asyncio.Future):
+                # A future is finished from its callback: no task per poll (see PollHooks).
+                self._waiting.add(outcome)
+                outcome.add_done_callback(functools.partial(self._delivered, poller, shared))
+            elif inspect.isawaitable(outcome):
                 self._spawn(self._deliver_later(poller, outcome, shared))
             else:
                 self._finish(poller, None, shared.at, outcome)
+
+    def _delivered(self, poller: Poller[T], shared: _Shared, outcome: asyncio.Future[str]) -> None:
+        """:meth:`_deliver_later` for a delivery that answered with a future."""
+        self._waiting.discard(outcome)
+        if outcome.cancelled():
+            poller.in_flight = False
+            return
+        error = outcome.exception()
+        if error is None:
+            self._finish(poller, None, shared.at, outcome.result())
+        elif isinstance(error, PollFailure):
+            self._finish(poller, error, self._clock())
+        else:
+            log.error("delivering a response failed", exc_info=error)
+            self._finish(poller, PollFailure("internal_error", str(error)), self._clock())
 
     async def _deliver_later(
         self, poller: Poller[T], outcome: Awaitable[str], shared: _Shared
