@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -27,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -206,6 +207,20 @@ class _Published:
 
     message_id: str
     process_instance_key: int
+
+
+def _settle_from(outcome: asyncio.Future[str], publish: asyncio.Future[str]) -> None:
+    """Give ``outcome`` the result (or exception) of the ``publish`` task it waits for."""
+    if outcome.done():
+        return
+    if publish.cancelled():
+        outcome.cancel()
+        return
+    error = publish.exception()
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(publish.result())
 
 
 def message_size(variables: Any) -> int:
@@ -697,22 +712,56 @@ class Worker:
     def deliver(
         self, target: WaitingInstance, prepared: Prepared, response: Any
     ) -> str | Awaitable[str]:
-        """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish."""
+        """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish.
+
+        Answers with a future the evaluation's callback settles: no task per poll, the
+        common "condition not met" ends right there; a publish runs in a task of its own.
+        """
         assert isinstance(response, HttpResponse)
         context = prepared.context if isinstance(prepared.context, Mapping) else {}
-        evaluation = self._evaluator.submit(
-            target.config, response, context, target.element_instance_key
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._evaluator.submit_then(
+            target.config,
+            response,
+            context,
+            target.element_instance_key,
+            functools.partial(self._evaluated, target, response.status, outcome),
         )
-        return self._evaluate_and_publish(target, evaluation, response.status)
+        return outcome
 
-    async def _evaluate_and_publish(
-        self, target: WaitingInstance, evaluation: Awaitable[Activation | None], status: int
-    ) -> str:
+    def _evaluated(
+        self,
+        target: WaitingInstance,
+        status: int,
+        outcome: asyncio.Future[str],
+        ok: bool,
+        value: Any,
+    ) -> None:
+        """The evaluation's outcome for ``target``, in the event loop: settles ``outcome``."""
+        if outcome.done():  # cancelled: shutting down
+            return
         try:
-            activation = await evaluation
-        except CorrelationError as exc:
-            failure = PollFailure("correlation_error", str(exc))
-            raise self._note_failure(target.config.label, target, failure) from None
+            if not ok:
+                if isinstance(value, CorrelationError):
+                    failure = PollFailure("correlation_error", str(value))
+                    raise self._note_failure(target.config.label, target, failure)
+                raise value
+            result = self._activated(target, value, status)
+        except Exception as exc:
+            outcome.set_exception(exc)
+            return
+        if isinstance(result, str):
+            outcome.set_result(result)
+            return
+        publish = asyncio.ensure_future(result)
+        publish.add_done_callback(functools.partial(_settle_from, outcome))
+        # Cancelling the poll (shutdown grace over) cancels its publish.
+        outcome.add_done_callback(lambda done: publish.cancel() if done.cancelled() else None)
+
+    def _activated(
+        self, target: WaitingInstance, activation: Activation | None, status: int
+    ) -> str | Coroutine[Any, Any, str]:
+        """The poll's outcome once evaluated, or the publish (a coroutine) to run for it."""
         label, polled = target.config.label, f"polled: HTTP {status}"
         if activation is None:
             self.activity.record(
@@ -745,7 +794,7 @@ class Worker:
                 "(max-message-bytes); narrow resultVariable/resultExpression",
             )
             raise self._note_failure(label, target, failure)
-        return await self._publish(target, activation)
+        return self._publish(target, activation)
 
     def _still_waiting(self, target: WaitingInstance) -> bool:
         poller = self.scheduler.get(target.key)
