@@ -283,6 +283,9 @@ class Scheduler(Generic[T]):
         self._cpu_per_call: float | None = None
         self._last_prune = 0.0
         self.http_calls = 0
+        # Series updated on every poll, looked up once (by outcome for polls_total).
+        self._poll_series: dict[str, Any] = {}
+        self._call_seconds = self._metrics.series("http_request_duration_seconds")
 
     # ------------------------------------------------------------------ membership
 
@@ -579,7 +582,7 @@ class Scheduler(Generic[T]):
             else:
                 shared = _Shared(at=fetch.due, ttl=fetch.ttl, response=result)
             if seconds is not None:
-                self._metrics.observe("http_request_duration_seconds", seconds)
+                self._call_seconds.observe(seconds)
             stopped = shared.error is not None and shared.error.outcome == STOPPED
             if not stopped and self._key_counts.get(fetch.key, 0) > 1:
                 self._shared[fetch.key] = shared
@@ -691,12 +694,12 @@ class Scheduler(Generic[T]):
             poller.failures = 0
             poller.last_outcome = outcome
             poller.last_error = None
-            self._metrics.inc("polls_total", outcome=outcome)
+            self._count(outcome)
             next_due = next_slot(at, poller.interval, now)
         else:
             poller.failures += 1
             poller.last_outcome = failure.outcome
-            self._metrics.inc("polls_total", outcome=failure.outcome)
+            self._count(failure.outcome)
             delay = backoff_delay(
                 poller.interval, poller.failures, self._limits.max_backoff, failure.retry_after
             )
@@ -719,6 +722,14 @@ class Scheduler(Generic[T]):
         poller.next_due = next_due
         self._push(poller)
         self._wake.set()
+
+    def _count(self, outcome: str) -> None:
+        series = self._poll_series.get(outcome)
+        if series is None:
+            series = self._poll_series[outcome] = self._metrics.series(
+                "polls_total", outcome=outcome
+            )
+        series.inc()
 
     def _set_request_key(self, poller: Poller[T], key: Hashable | None) -> None:
         old = poller.request_key
