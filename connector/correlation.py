@@ -224,6 +224,9 @@ def _kind(value: Any) -> str:
 
 #: Responses evaluated per call into a FEEL thread (a batch of one element's deliveries).
 BATCH_SIZE = 64
+#: A batch is spread over several threads only in pieces of at least this many responses:
+#: each thread hop costs about as much CPU as evaluating a few simple conditions.
+MIN_SPREAD = 8
 
 
 #: Called in the event loop with an evaluation's outcome: ``(True, activation or None)``,
@@ -287,8 +290,10 @@ class ResponseEvaluator:
     def _start(self, key: tuple[str, str]) -> None:
         jobs = self._pending.pop(key, [])
         # at most BATCH_SIZE per thread hop, but spread over all the element's threads, so
-        # one slow instance does not hold up the others of its element
-        chunks = max(-(-len(jobs) // BATCH_SIZE), min(len(jobs), self._threads - 1))
+        # one slow instance holds up few others of its element (at most MIN_SPREAD - 1 when
+        # the batch is small)
+        spread = min(-(-len(jobs) // MIN_SPREAD), self._threads - 1)
+        chunks = max(-(-len(jobs) // BATCH_SIZE), spread)
         size = -(-len(jobs) // chunks) if jobs else 1
         for start in range(0, len(jobs), size):
             task = asyncio.ensure_future(self._run(key, jobs[start : start + size]))
