@@ -4,8 +4,9 @@ Two ways, one result (:class:`Reply`):
 
 * on a kept-alive direct connection (the steady state of polling) the request is a single
   ``sendall`` of bytes rendered once by urllib3's own request writer (:func:`render`), and
-  the answer is parsed by the standard library's ``http.client``: what a bare keep-alive
-  loop does, without urllib3's per-request header handling and response wrapper;
+  the answer is read by ``http.client`` (with a faster header reading, see
+  :mod:`connector.http.response_head`): less than a bare keep-alive loop does, without
+  urllib3's per-request header handling and response wrapper;
 * a new or dropped connection, a proxy, or a compressed answer go through urllib3 as
   requests' adapter would use it.
 
@@ -30,6 +31,7 @@ from urllib3.connection import HTTPConnection
 from urllib3.util import Retry, Timeout
 
 from connector.http.response import HeaderValue, HttpTransportError, redact_url
+from connector.http.response_head import Response
 
 #: As requests: a failed poll is not retried here (the scheduler backs off and polls again).
 _NO_RETRIES = Retry(total=False, redirect=False)
@@ -182,7 +184,7 @@ def send_kept(
             if exc.errno not in _ANSWERABLE:
                 raise
         sock.settimeout(timeouts[1])
-        raw = http.client.HTTPResponse(sock, method=method)
+        raw = Response(sock, method=method)
         try:
             raw.begin()
         except OSError as exc:
