@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.parser
 import http.client
 import re
+from collections.abc import Sequence
 
 #: A header line that the email parser reads as exactly one field: a name of visible
 #: characters other than ":" directly before the first colon (so no folded continuation,
@@ -27,21 +28,37 @@ _NO_BODY = frozenset((http.client.NO_CONTENT, http.client.NOT_MODIFIED))
 def read_message(lines: list[bytes]) -> http.client.HTTPMessage:
     """The header block ``lines`` (as ``http.client`` reads them: the last one is the
     empty line or EOF) as http.client's parser would give it."""
-    fields = lines[:-1]
-    if not all(_PLAIN_FIELD.match(line) for line in fields):
+    return read_fields(lines)[0]
+
+
+def read_fields(
+    lines: list[bytes],
+) -> tuple[http.client.HTTPMessage, list[tuple[str, str]] | None]:
+    """:func:`read_message`, and for a block of plain fields the ``(name, value)`` pairs
+    that its ``items()`` would list (None for other blocks: ask the message)."""
+    plain = lines[:-1]
+    if not all(_PLAIN_FIELD.match(line) for line in plain):
         text = b"".join(lines).decode("iso-8859-1")
-        return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
+        return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text), None
     message = http.client.HTTPMessage()
-    for line in fields:
+    fields: list[tuple[str, str]] = []
+    for line in plain:
         name, _, value = line[:-2].decode("iso-8859-1").partition(":")
         # As the email parser's compat32 policy: leading blanks go, trailing ones stay.
-        message.set_raw(name, value.lstrip(" \t"))
+        field = (name, value.lstrip(" \t"))
+        message.set_raw(*field)
+        fields.append(field)
     message.set_payload("")
-    return message
+    # items() would list these unchanged: latin-1 text never holds the surrogates that
+    # make the compat32 policy wrap a value.
+    return message, fields
 
 
 class Response(http.client.HTTPResponse):
-    """An ``http.client`` response whose header block is read by :func:`read_message`."""
+    """An ``http.client`` response whose header block is read by :func:`read_fields`;
+    after :meth:`begin`, ``fields`` lists its header fields as ``msg.items()`` would."""
+
+    fields: Sequence[tuple[str, str]] = ()
 
     def begin(self) -> None:
         if self.headers is not None:
@@ -60,7 +77,9 @@ class Response(http.client.HTTPResponse):
             self.version = 11  # HTTP/1.x, x >= 1, is read as 1.1
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = read_message(http.client._read_headers(self.fp))
+        message, fields = read_fields(http.client._read_headers(self.fp))
+        self.headers = self.msg = message
+        self.fields = fields if fields is not None else message.items()
         encoding = self.msg.get("transfer-encoding")
         self.chunked = bool(encoding) and encoding.lower() == "chunked"
         if self.chunked:

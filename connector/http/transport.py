@@ -103,8 +103,8 @@ class _DirectReply(Reply):
 
     __slots__ = ("_conn", "_pool", "_raw")
 
-    def __init__(self, raw: http.client.HTTPResponse, conn: HTTPConnection, pool: Pool) -> None:
-        super().__init__(raw.status, raw.reason, raw.msg.items())
+    def __init__(self, raw: Response, conn: HTTPConnection, pool: Pool) -> None:
+        super().__init__(raw.status, raw.reason, raw.fields)
         self._raw = raw
         self._conn = conn
         self._pool = pool

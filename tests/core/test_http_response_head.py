@@ -113,6 +113,7 @@ def test_responses_begin_as_with_http_client(answer: bytes, method: str) -> None
     for attribute in ("status", "reason", "version", "chunked", "length", "will_close"):
         assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
     assert ours.msg.items() == theirs.msg.items()
+    assert list(ours.fields) == theirs.msg.items()
     assert ours.read() == theirs.read()
 
 
