@@ -230,7 +230,8 @@ MIN_SPREAD = 8
 
 
 #: Called in the event loop with an evaluation's outcome: ``(True, activation or None)``,
-#: or ``(False, the exception it raised)``.
+#: or ``(False, the exception it raised)``; an evaluation that never ran because the
+#: evaluator shut down gets ``(False, asyncio.CancelledError())``.
 Outcome = Callable[[bool, Any], None]
 
 
@@ -309,7 +310,7 @@ class ResponseEvaluator:
             async with slot:
                 outcomes = await loop.run_in_executor(self._pool, _evaluate_all, jobs)
         except BaseException as exc:  # pool shut down or task cancelled: nobody may hang
-            failure = exc if isinstance(exc, Exception) else RuntimeError("cancelled")
+            failure = exc if isinstance(exc, Exception) else asyncio.CancelledError()
             for job in jobs:
                 _hand_back(job, False, failure)
             if not isinstance(exc, Exception):
@@ -340,6 +341,8 @@ def _settle(future: asyncio.Future[Activation | None], ok: bool, value: Any) -> 
         return
     if ok:
         future.set_result(value)
+    elif isinstance(value, asyncio.CancelledError):
+        future.cancel()
     else:
         future.set_exception(value)
 
