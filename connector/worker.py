@@ -740,12 +740,16 @@ class Worker:
         """The evaluation's outcome for ``target``, in the event loop: settles ``outcome``."""
         if outcome.done():  # cancelled: shutting down
             return
+        if not ok:
+            if isinstance(value, asyncio.CancelledError):  # the evaluator shut down
+                outcome.cancel()
+            elif isinstance(value, CorrelationError):
+                failure = PollFailure("correlation_error", str(value))
+                outcome.set_exception(self._note_failure(target.config.label, target, failure))
+            else:
+                outcome.set_exception(value)
+            return
         try:
-            if not ok:
-                if isinstance(value, CorrelationError):
-                    failure = PollFailure("correlation_error", str(value))
-                    raise self._note_failure(target.config.label, target, failure)
-                raise value
             result = self._activated(target, value, status)
         except Exception as exc:
             outcome.set_exception(exc)
