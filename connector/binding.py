@@ -15,6 +15,7 @@ import decimal
 import functools
 import json
 import logging
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -52,6 +53,16 @@ log = logging.getLogger(__name__)
 
 # The reference treats this literal password as "no password".
 _EMPTY_PASSWORD_MARKER = "SPEC_PASSWORD_EMPTY_PATTERN"
+
+
+#: Each method's one string (a bound request keeps it, one per waiting instance).
+_METHODS = {method: method for method in METHODS}
+#: An empty frozenset is an object of its own (216 bytes), not a shared constant.
+_NO_NAMES: frozenset[str] = frozenset()
+
+
+def _names(names: set[str]) -> frozenset[str]:
+    return frozenset(names) if names else _NO_NAMES
 
 
 class BindingError(ElementPropertyError):
@@ -106,9 +117,10 @@ def bind_request(
         read_timeout=read,
         follow_redirects=config.follow_redirects,
         skip_encoding=config.skip_encoding,
-        element=config.label,
-        sensitive_headers=frozenset(name.lower() for name in secret_headers),
-        sensitive_query=frozenset(secret_query),
+        # Shared strings and sets: a bound request is kept per waiting instance.
+        element=sys.intern(config.label),
+        sensitive_headers=_names({name.lower() for name in secret_headers}),
+        sensitive_query=_names(secret_query),
         sensitive_body=secret_body,
     )
 
@@ -214,9 +226,10 @@ class _Binder:
 
     def method(self) -> str:
         method = (self.text(self.config.method, required=True) or "").strip().upper()
-        if method not in METHODS:
+        known = _METHODS.get(method)
+        if known is None:
             raise self.error("method", f"'{method[:16]}' is not one of {', '.join(METHODS)}")
-        return method
+        return known
 
     def url(self) -> str:
         url = (self.text(self.config.url, required=True) or "").strip()
