@@ -65,6 +65,7 @@ from connector.http.response import (
 from connector.http.transport import (
     Reply,
     render,
+    request_line,
     send_kept,
     send_new,
     send_proxied,
@@ -136,14 +137,21 @@ class _Wire:
     body: bytes | None
     timeout: Timeout
     origin: _Origin
-    #: The whole request as urllib3 writes it on a direct connection (see
-    #: :func:`~connector.http.transport.render`): a poll on a kept-alive connection is one
-    #: send. None through a proxy, with a read timeout of 0 (urllib3 refuses to read), and
-    #: with OAuth (see ``signed``).
-    payload: bytes | None = None
-    #: OAuth: the token and the payload that carries it, rendered again when the token
-    #: changes. One attribute, so threads sending the same request never see a mismatch.
+    #: What follows the request line when urllib3 writes this request on a direct
+    #: connection (Host, headers, framing, body; see :func:`~connector.http.transport.render`):
+    #: a poll on a kept-alive connection is one send of the line and this. Shared by the
+    #: requests that differ only in their target (one per waiting instance, typically), so
+    #: it costs a wire no bytes of its own. None through a proxy, with a read timeout of 0
+    #: (urllib3 refuses to read) and with OAuth (see ``signed``).
+    tail: bytes | None = None
+    #: OAuth: the token and the whole request that carries it, rendered again when the
+    #: token changes. One attribute, so threads sending the same request never see a mismatch.
     signed: tuple[str, bytes] | None = None
+
+    def request_bytes(self) -> bytes | None:
+        """The whole request as sent on a kept-alive direct connection (None: not so)."""
+        tail = self.tail
+        return None if tail is None else request_line(self.method, self.target) + tail
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -193,6 +201,7 @@ class HttpClient:
         # Header blocks by content: the bound requests of one element share one dict.
         self._header_blocks: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
         self._timeouts: dict[tuple[float | None, float | None], Timeout] = {}
+        self._tails: dict[bytes, bytes] = {}  # request tails by content (see _Wire.tail)
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -269,9 +278,9 @@ class HttpClient:
                     wire.signed = signed = (token, payload)
             payload = None if signed is None else signed[1]
         else:
-            payload = wire.payload
-            if payload is None:
-                payload = wire.payload = self._render(pool, wire, headers, req)
+            if wire.tail is None:
+                wire.tail = self._tail(pool, wire, req)
+            payload = wire.request_bytes()
         if pool.proxy is not None:
             return send_proxied(
                 pool, wire.method, wire.target, headers, wire.body, wire.timeout, req.url
@@ -299,6 +308,22 @@ class HttpClient:
             return render(pool, wire.method, wire.target, headers, wire.body)
         except Exception as exc:
             raise transport_error(exc, redact_url(req.url)) from None
+
+    def _tail(
+        self, pool: urllib3.HTTPConnectionPool, wire: _Wire, req: BoundRequest
+    ) -> bytes | None:
+        """:attr:`_Wire.tail`, one object for every wire with the same one."""
+        whole = self._render(pool, wire, wire.headers, req)
+        line = request_line(wire.method, wire.target)
+        if whole is None or not whole.startswith(line):
+            return None  # never so with urllib3 2: the fast path is left to urllib3 then
+        tail = whole[len(line) :]
+        known = self._tails.get(tail)
+        if known is None:
+            if len(self._tails) >= _MAX_ORIGINS:
+                self._tails.clear()
+            known = self._tails[tail] = tail
+        return known
 
     def _prepare(self, req: BoundRequest) -> _Wire:
         """The wire form of ``req``: what requests would send, computed by requests itself."""

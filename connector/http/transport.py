@@ -135,6 +135,11 @@ class _DirectReply(Reply):
         self._pool._put_conn(self._conn)
 
 
+def request_line(method: str, target: str) -> bytes:
+    """The request line as http.client writes it (HTTP/1.1, ASCII, CRLF)."""
+    return f"{method} {target} HTTP/1.1\r\n".encode("ascii")
+
+
 def take(pool: Pool) -> HTTPConnection:
     """A connection of ``pool``: a kept-alive one (checked for a close by the server) or a
     new one, connected when first used."""

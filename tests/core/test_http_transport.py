@@ -117,7 +117,7 @@ def test_a_kept_alive_poll_writes_the_bytes_urllib3_wrote(
     (first_conn, first), (second_conn, second) = server.requests
     assert first_conn == second_conn  # one keep-alive connection
     assert second == first
-    assert request.wire is not None and request.wire.payload == first  # rendered once
+    assert request.wire is not None and request.wire.request_bytes() == first  # rendered once
     assert first.startswith(b"POST /api/items?fixed=1&q=a+b&q=%C3%BC HTTP/1.1\r\nHost: 127.0.0.1:")
     assert first.endswith(b'\r\n\r\n{"id": 7}')
 
