@@ -269,7 +269,9 @@ class Scheduler(Generic[T]):
         reserved = self._limits.reserved_fast or max(1, total // 4)
         self._slow_global = asyncio.Semaphore(max(1, total - reserved))
         self._slow_keys: set[Hashable] = set()
-        self._fast_keys: set[Hashable] = set()  # requests whose last call was quick
+        # Requests in use not known to be quick (never called, or last call slow): empty
+        # in a steady state, where a set of the quick ones would hold every request.
+        self._unproven: set[Hashable] = set()
         self._lag_max = 0.0
         self._lag_warned = -math.inf
         self._lag_reported = 0.0
@@ -407,7 +409,6 @@ class Scheduler(Generic[T]):
         for key in [k for k, s in self._shared.items() if now - s.at > s.ttl]:
             del self._shared[key]
         self._slow_keys &= self._key_counts.keys()  # forget requests no poller makes
-        self._fast_keys &= self._key_counts.keys()
         self._metrics.set("schedule_lag_seconds", self._lag_max)
         self._lag_reported, self._lag_max = self._lag_max, 0.0
 
@@ -573,10 +574,11 @@ class Scheduler(Generic[T]):
             self._note_lag(now - fetch.due - took, fetch.ttl)
             if took > self._limits.slow_call:
                 self._slow_keys.add(fetch.key)
-                self._fast_keys.discard(fetch.key)
+                if fetch.key in self._key_counts:
+                    self._unproven.add(fetch.key)
             else:
                 self._slow_keys.discard(fetch.key)
-                self._fast_keys.add(fetch.key)
+                self._unproven.discard(fetch.key)
             if isinstance(result, PollFailure):
                 shared = _Shared(at=fetch.due, ttl=fetch.ttl, error=result)
             else:
@@ -601,7 +603,8 @@ class Scheduler(Generic[T]):
             host_limit = self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
         # Requests not known to be quick (slow, or never called) first take one of the
         # slots they may share, then a global one: the reserved slots stay for quick ones.
-        quick = not host.endswith(SLOW_SUFFIX) and all(f.key in self._fast_keys for f in chunk)
+        unproven = self._unproven
+        quick = not host.endswith(SLOW_SUFFIX) and not any(f.key in unproven for f in chunk)
         slow: contextlib.AbstractAsyncContextManager[Any] = (
             contextlib.nullcontext() if quick else self._slow_global
         )
@@ -741,8 +744,12 @@ class Scheduler(Generic[T]):
                 self._key_counts[old] = left
             else:
                 self._key_counts.pop(old, None)
+                self._unproven.discard(old)
         if key is not None:
-            self._key_counts[key] = self._key_counts.get(key, 0) + 1
+            count = self._key_counts.get(key, 0)
+            if not count:
+                self._unproven.add(key)  # a new request: not known to be quick yet
+            self._key_counts[key] = count + 1
         poller.request_key = key
 
     def _abandon(self, members: list[tuple[Poller[T], Prepared]]) -> None:

@@ -447,3 +447,17 @@ async def test_drain_waits_for_a_future_delivery_and_cancels_it_at_the_deadline(
     await asyncio.sleep(0)  # the future's callbacks run in the next loop iteration
     slow = scheduler.get("slow")
     assert slow is not None and not slow.in_flight and slow.polls == 0
+
+
+async def test_only_requests_not_known_to_be_quick_are_listed() -> None:
+    # Memory per waiting instance: a steady state of quick requests lists none of them.
+    targets = {f"t{n}": Target(f"t{n}", f"r-{n}", interval=0.05) for n in range(20)}
+    for slow_call, listed in ((1.0, set()), (0.0005, {f"r-{n}" for n in range(20)})):
+        scheduler = make(FakeHooks(), slow_call=slow_call)  # FakeHooks: 1 ms per call
+        task = await running(scheduler)
+        scheduler.sync(targets)
+        await until(lambda s=scheduler: all(getattr(s.get(n), "polls", 0) >= 2 for n in targets))
+        assert scheduler._unproven == listed
+        scheduler.sync({})
+        assert scheduler._unproven == set()  # no poller makes them any more
+        await finish(scheduler, task)
