@@ -57,6 +57,8 @@ _EMPTY_PASSWORD_MARKER = "SPEC_PASSWORD_EMPTY_PATTERN"
 
 #: Each method's one string (a bound request keeps it, one per waiting instance).
 _METHODS = {method: method for method in METHODS}
+#: No authentication: one object for every request without (it has no fields).
+_NO_AUTH = NoAuth()
 #: An empty frozenset is an object of its own (216 bytes), not a shared constant.
 _NO_NAMES: frozenset[str] = frozenset()
 
@@ -362,7 +364,7 @@ class _Binder:
             )
             register(refresh.refresh_token, refresh.client_secret)
             return refresh
-        return NoAuth()
+        return _NO_AUTH
 
     def _auth_text(self, name: str, *, required: bool = True) -> str | None:
         field_ = self.config.auth.fields.get(name)
