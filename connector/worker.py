@@ -669,7 +669,8 @@ class Worker:
                 failure = PollFailure("binding_error", f"{type(exc).__name__}: {exc}")
                 results.append(self._note_failure(config.label, target, failure))
                 continue
-            host = urlsplit(request.url).netloc or request.url
+            # One string per host, not per instance: the bound request is kept per instance.
+            host = sys.intern(urlsplit(request.url).netloc or request.url)
             prepared = Prepared(request.coalesce_key, host, request, scope)
             expires = now + SECRET_REBIND_SECONDS if self._uses_secrets(config) else math.inf
             self._bound[target.key] = _Bound(config, prepared, expires)
