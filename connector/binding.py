@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import decimal
 import functools
-import hashlib
 import json
 import logging
-import operator
+import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from connector import feel
 from connector.elements import (
     BODY_METHODS,
-    BOUND_FIELDS,
-    DEFAULT_TIMEOUT_SECONDS,
     EXPRESSION_BUDGET_SECONDS,
     METHODS,
     ElementConfig,
@@ -46,7 +42,10 @@ from connector.http.auth import (
     OAuthClientCredentials,
     OAuthRefreshToken,
 )
-from connector.http.response import redact_url
+
+# The request type lives in the HTTP layer that sends it; binding builds it (re-exported).
+from connector.http.request import DEFAULT_TIMEOUT_SECONDS
+from connector.http.request import BoundRequest as BoundRequest
 from connector.redaction import register, register_basic
 from connector.secrets import SecretNotFoundError, SecretProvider, replace_secrets
 from connector.urls import url_problem
@@ -57,73 +56,20 @@ log = logging.getLogger(__name__)
 _EMPTY_PASSWORD_MARKER = "SPEC_PASSWORD_EMPTY_PATTERN"
 
 
+#: Each method's one string (a bound request keeps it, one per waiting instance).
+_METHODS = {method: method for method in METHODS}
+#: No authentication: one object for every request without (it has no fields).
+_NO_AUTH = NoAuth()
+#: An empty frozenset is an object of its own (216 bytes), not a shared constant.
+_NO_NAMES: frozenset[str] = frozenset()
+
+
+def _names(names: set[str]) -> frozenset[str]:
+    return frozenset(names) if names else _NO_NAMES
+
+
 class BindingError(ElementPropertyError):
     """A request property could not be bound for one instance."""
-
-
-@dataclass(frozen=True, slots=True)
-class BoundRequest:
-    """A concrete HTTP request for one waiting instance.
-
-    ``coalesce_key`` is a digest of everything that goes on the wire (auth included, the
-    element excluded): two instances whose requests are identical share it, so one HTTP
-    call can serve both. It is a digest so that logging it never leaks a credential.
-    """
-
-    method: str
-    url: str = field(repr=False)
-    query: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    body: bytes | None = field(default=None, repr=False)
-    auth: Auth = field(default_factory=NoAuth)
-    connect_timeout: float | None = DEFAULT_TIMEOUT_SECONDS
-    read_timeout: float | None = DEFAULT_TIMEOUT_SECONDS
-    follow_redirects: bool = False
-    skip_encoding: bool = False
-    element: str = field(default="", compare=False)
-    #: Which parts hold a secret or a credential, so that a redirect to another origin can
-    #: drop them: header names (lower case), query parameter names, and the body.
-    sensitive_headers: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
-    sensitive_query: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
-    sensitive_body: bool = field(default=False, repr=False, compare=False)
-    coalesce_key: str = field(default="", init=False, compare=False)
-    #: The HTTP client's wire form of this request (URL, headers and body as requests would
-    #: send them), made on the first send and reused on every poll while the worker reuses
-    #: this bound request. Not part of equality, and lost by ``dataclasses.replace``, so a
-    #: redirected request is prepared afresh.
-    wire: Any = field(default=None, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "coalesce_key", _digest(self))
-
-    def __repr__(self) -> str:
-        # URL, query, headers and body may all carry credentials.
-        return f"BoundRequest({self.method} {self.safe_url}, auth={self.auth!r})"
-
-    @property
-    def safe_url(self) -> str:
-        """The URL without query string or user info: fit for logs."""
-        return redact_url(self.url)
-
-
-# The fields come from the property table, so a new request property is part of the
-# digest by construction; tests check they are exactly BoundRequest's compared fields.
-# attrgetter reads them all in one C call: the digest runs on every (re-)bind.
-_BOUND_VALUES = operator.attrgetter(*BOUND_FIELDS)
-_AUTH_AT = BOUND_FIELDS.index("auth")
-
-
-def _digest(req: BoundRequest) -> str:
-    values = list(_BOUND_VALUES(req))
-    # Auth classes differ in kind even when their fields are equal (e.g. no fields).
-    values[_AUTH_AT] = (type(req.auth).__name__, _auth_material(req.auth))
-    material = repr(tuple(values))
-    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _auth_material(auth: Auth) -> tuple[Any, ...]:
-    # dataclasses.astuple would work too, but slots dataclasses need the explicit fields.
-    return tuple(getattr(auth, name) for name in auth.__dataclass_fields__)
 
 
 def merge_scopes(scopes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -174,9 +120,10 @@ def bind_request(
         read_timeout=read,
         follow_redirects=config.follow_redirects,
         skip_encoding=config.skip_encoding,
-        element=config.label,
-        sensitive_headers=frozenset(name.lower() for name in secret_headers),
-        sensitive_query=frozenset(secret_query),
+        # Shared strings and sets: a bound request is kept per waiting instance.
+        element=sys.intern(config.label),
+        sensitive_headers=_names({name.lower() for name in secret_headers}),
+        sensitive_query=_names(secret_query),
         sensitive_body=secret_body,
     )
 
@@ -282,9 +229,10 @@ class _Binder:
 
     def method(self) -> str:
         method = (self.text(self.config.method, required=True) or "").strip().upper()
-        if method not in METHODS:
+        known = _METHODS.get(method)
+        if known is None:
             raise self.error("method", f"'{method[:16]}' is not one of {', '.join(METHODS)}")
-        return method
+        return known
 
     def url(self) -> str:
         url = (self.text(self.config.url, required=True) or "").strip()
@@ -417,7 +365,7 @@ class _Binder:
             )
             register(refresh.refresh_token, refresh.client_secret)
             return refresh
-        return NoAuth()
+        return _NO_AUTH
 
     def _auth_text(self, name: str, *, required: bool = True) -> str | None:
         field_ = self.config.auth.fields.get(name)

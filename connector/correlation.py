@@ -17,9 +17,10 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import decimal
+import functools
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,6 +224,15 @@ def _kind(value: Any) -> str:
 
 #: Responses evaluated per call into a FEEL thread (a batch of one element's deliveries).
 BATCH_SIZE = 64
+#: A batch is spread over several threads only in pieces of at least this many responses:
+#: each thread hop costs about as much CPU as evaluating a few simple conditions.
+MIN_SPREAD = 8
+
+
+#: Called in the event loop with an evaluation's outcome: ``(True, activation or None)``,
+#: or ``(False, the exception it raised)``; an evaluation that never ran because the
+#: evaluator shut down gets ``(False, asyncio.CancelledError())``.
+Outcome = Callable[[bool, Any], None]
 
 
 class ResponseEvaluator:
@@ -251,15 +261,29 @@ class ResponseEvaluator:
         element_instance_key: int,
     ) -> asyncio.Future[Activation | None]:
         """A future of :func:`evaluate_response`'s outcome (its exceptions included)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Activation | None] = loop.create_future()
+        future: asyncio.Future[Activation | None] = asyncio.get_running_loop().create_future()
+        self.submit_then(
+            config, response, variables, element_instance_key, functools.partial(_settle, future)
+        )
+        return future
+
+    def submit_then(
+        self,
+        config: ElementConfig,
+        response: HttpResponse,
+        variables: Mapping[str, Any],
+        element_instance_key: int,
+        then: Outcome,
+    ) -> None:
+        """Evaluate as :meth:`submit` does and call ``then`` with the outcome, in the event
+        loop: no future per evaluation (the cheapest hand-back for one poll)."""
         key = (config.process_id, config.element_id)
         pending = self._pending.get(key)
         if pending is None:
             pending = self._pending[key] = []
-            loop.call_soon(self._start, key)  # after the deliveries of this iteration
-        pending.append(_Job(config, response, variables, element_instance_key, future))
-        return future
+            # after the deliveries of this iteration
+            asyncio.get_running_loop().call_soon(self._start, key)
+        pending.append(_Job(config, response, variables, element_instance_key, then))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -267,8 +291,10 @@ class ResponseEvaluator:
     def _start(self, key: tuple[str, str]) -> None:
         jobs = self._pending.pop(key, [])
         # at most BATCH_SIZE per thread hop, but spread over all the element's threads, so
-        # one slow instance does not hold up the others of its element
-        chunks = max(-(-len(jobs) // BATCH_SIZE), min(len(jobs), self._threads - 1))
+        # one slow instance holds up few others of its element (at most MIN_SPREAD - 1 when
+        # the batch is small)
+        spread = min(-(-len(jobs) // MIN_SPREAD), self._threads - 1)
+        chunks = max(-(-len(jobs) // BATCH_SIZE), spread)
         size = -(-len(jobs) // chunks) if jobs else 1
         for start in range(0, len(jobs), size):
             task = asyncio.ensure_future(self._run(key, jobs[start : start + size]))
@@ -284,21 +310,14 @@ class ResponseEvaluator:
             async with slot:
                 outcomes = await loop.run_in_executor(self._pool, _evaluate_all, jobs)
         except BaseException as exc:  # pool shut down or task cancelled: nobody may hang
+            failure = exc if isinstance(exc, Exception) else asyncio.CancelledError()
             for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(
-                        exc if isinstance(exc, Exception) else RuntimeError("cancelled")
-                    )
+                _hand_back(job, False, failure)
             if not isinstance(exc, Exception):
                 raise
             return
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
-            if job.future.done():
-                continue
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+            _hand_back(job, ok, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +326,25 @@ class _Job:
     response: HttpResponse
     variables: Mapping[str, Any]
     element_instance_key: int
-    future: asyncio.Future[Activation | None] = field(compare=False)
+    then: Outcome = field(compare=False)
+
+
+def _hand_back(job: _Job, ok: bool, value: Any) -> None:
+    try:
+        job.then(ok, value)
+    except Exception:  # one delivery's bug must not keep the others of its batch waiting
+        log.exception("handing back an evaluation failed")
+
+
+def _settle(future: asyncio.Future[Activation | None], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    elif isinstance(value, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(value)
 
 
 def _evaluate_all(jobs: list[_Job]) -> list[tuple[bool, Any]]:

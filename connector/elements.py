@@ -40,13 +40,13 @@ from connector.bpmn import (
 # Defined in the error tree; importable from here as before.
 from connector.errors import ElementConfigError as ElementConfigError
 from connector.errors import PropertyError as PropertyError
+from connector.http.request import DEFAULT_TIMEOUT_SECONDS as DEFAULT_TIMEOUT_SECONDS
 from connector.secrets import SECRET_PATTERN, has_secrets
 from connector.urls import url_problem
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = dt.timedelta(seconds=50)
-DEFAULT_TIMEOUT_SECONDS = 20
 DEFAULT_MESSAGE_TTL = dt.timedelta(hours=1)
 #: Wall-clock seconds one evaluation of an element expression may take (the FEEL engine
 #: also bounds the strings and lists it builds). A runaway expression fails with a clear
@@ -494,8 +494,8 @@ class Property:
     stage: Stage
     #: The value when the property is absent or blank.
     default: Any = None
-    #: The :class:`connector.binding.BoundRequest` attribute the bound value goes to; every
-    #: one of them takes part in request equality and in the coalescing digest.
+    #: The :class:`connector.http.request.BoundRequest` attribute the bound value goes to;
+    #: every one of them takes part in request equality and in the coalescing digest.
     bound: str | None = None
     #: Whether our element templates offer it (False: accepted for older diagrams only).
     in_template: bool = True

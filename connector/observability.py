@@ -227,6 +227,11 @@ class Metrics:
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         self._series(name, labels).inc(amount)
 
+    def series(self, name: str, **labels: str) -> Any:
+        """One series, to keep and update directly where it changes on every poll (a
+        lookup by name and labels costs several times the update itself)."""
+        return self._series(name, labels)
+
     def set(self, name: str, value: float, **labels: str) -> None:
         self._series(name, labels).set(value)
 

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import math
+import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -195,6 +197,20 @@ class Publications:
         self._published.clear()
 
 
+def _settle_from(outcome: asyncio.Future[str], publish: asyncio.Future[str]) -> None:
+    """Give ``outcome`` the result (or exception) of the ``publish`` task it waits for."""
+    if outcome.done():
+        return
+    if publish.cancelled():
+        outcome.cancel()
+        return
+    error = publish.exception()
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(publish.result())
+
+
 def message_size(variables: object) -> int:
     """Serialized size of a message's variables, as sent to the gateway (JSON, UTF-8)."""
     return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
@@ -349,7 +365,8 @@ class PollPipeline:
                 failure = PollFailure("binding_error", f"{type(exc).__name__}: {exc}")
                 results.append(self._note_failure(config.label, target, failure))
                 continue
-            host = urlsplit(request.url).netloc or request.url
+            # One string per host, not per instance: the bound request is kept per instance.
+            host = sys.intern(urlsplit(request.url).netloc or request.url)
             prepared = Prepared(request.coalesce_key, host, request, scope)
             self.bound.store(target.key, config, prepared, now)
             results.append(prepared)
@@ -387,21 +404,63 @@ class PollPipeline:
 
     def deliver(
         self, target: WaitingInstance, prepared: PreparedPoll, response: HttpResponse
-    ) -> Awaitable[str]:
-        """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish."""
-        evaluation = self._evaluator.submit(
-            target.config, response, prepared.context, target.element_instance_key
-        )
-        return self._evaluate_and_publish(target, evaluation, response.status)
+    ) -> asyncio.Future[str]:
+        """Evaluate ``response`` for ``target`` (in the FEEL threads), then publish.
 
-    async def _evaluate_and_publish(
-        self, target: WaitingInstance, evaluation: Awaitable[Activation | None], status: int
-    ) -> str:
+        Answers with a future the evaluation's callback settles: no task per poll, the
+        common "condition not met" ends right there; a publish runs in a task of its own.
+        """
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._evaluator.submit_then(
+            target.config,
+            response,
+            prepared.context,
+            target.element_instance_key,
+            functools.partial(self._evaluated, target, response.status, outcome),
+        )
+        return outcome
+
+    def _evaluated(
+        self,
+        target: WaitingInstance,
+        status: int,
+        outcome: asyncio.Future[str],
+        ok: bool,
+        value: object,
+    ) -> None:
+        """The evaluation's outcome for ``target``, in the event loop: settles ``outcome``."""
+        if outcome.done():  # cancelled: shutting down
+            return
+        if not ok:
+            if isinstance(value, asyncio.CancelledError):  # the evaluator shut down
+                outcome.cancel()
+            elif isinstance(value, CorrelationError):
+                failure = PollFailure("correlation_error", str(value))
+                outcome.set_exception(self._note_failure(target.config.label, target, failure))
+            else:
+                outcome.set_exception(
+                    value if isinstance(value, BaseException) else RuntimeError(str(value))
+                )
+            return
         try:
-            activation = await evaluation
-        except CorrelationError as exc:
-            failure = PollFailure("correlation_error", str(exc))
-            raise self._note_failure(target.config.label, target, failure) from None
+            result = self._activated(
+                target, value if isinstance(value, Activation) else None, status
+            )
+        except Exception as exc:
+            outcome.set_exception(exc)
+            return
+        if isinstance(result, str):
+            outcome.set_result(result)
+            return
+        publish = asyncio.ensure_future(result)
+        publish.add_done_callback(functools.partial(_settle_from, outcome))
+        # Cancelling the poll (shutdown grace over) cancels its publish.
+        outcome.add_done_callback(lambda done: publish.cancel() if done.cancelled() else None)
+
+    def _activated(
+        self, target: WaitingInstance, activation: Activation | None, status: int
+    ) -> str | Coroutine[Any, Any, str]:
+        """The poll's outcome once evaluated, or the publish (a coroutine) to run for it."""
         label, polled = target.config.label, f"polled: HTTP {status}"
         if activation is None:
             self.activity.record(
@@ -431,7 +490,7 @@ class PollPipeline:
                 "(max-message-bytes); narrow resultVariable/resultExpression",
             )
             raise self._note_failure(label, target, failure)
-        return await self._publish(target, activation)
+        return self._publish(target, activation)
 
     def _still_waiting(self, target: WaitingInstance) -> bool:
         poller = self._poller(target.key)

@@ -8,8 +8,9 @@ The scheduler knows nothing about HTTP, FEEL or Zeebe. It drives three injected 
 * ``execute(requests)`` performs a chunk of requests to one host (the worker runs a chunk as
   one job of its thread pool: one hand-off per chunk instead of one per request);
 * ``deliver(target, prepared, response)`` evaluates the response for one target and publishes;
-  it returns the outcome at once when there is nothing to wait for (most polls: condition
-  not met), or an awaitable of it (a publish), so only polls that wait cost a task.
+  it returns the outcome at once when there is nothing to wait for, or an awaitable of it.
+  An ``asyncio.Future`` is finished from its done callback, any other awaitable in a task of
+  its own: a future costs a poll far less than a task (the worker answers with one).
 
 Rules implemented here:
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import heapq
 import inspect
 import logging
@@ -264,6 +266,7 @@ class Scheduler(Generic[T, R, C, S]):
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: set[asyncio.Future[str]] = set()  # deliveries answered with a future
         self._shared: dict[Hashable, _Shared] = {}
         self._inflight: dict[Hashable, _Fetch[T]] = {}  # queued or running calls by key
         # Pollers per request key: responses are kept for reuse only when a key is shared,
@@ -274,7 +277,9 @@ class Scheduler(Generic[T, R, C, S]):
         reserved = self._limits.reserved_fast or max(1, total // 4)
         self._slow_global = asyncio.Semaphore(max(1, total - reserved))
         self._slow_keys: set[Hashable] = set()
-        self._fast_keys: set[Hashable] = set()  # requests whose last call was quick
+        # Requests in use not known to be quick (never called, or last call slow): empty
+        # in a steady state, where a set of the quick ones would hold every request.
+        self._unproven: set[Hashable] = set()
         self._lag_max = 0.0
         self._lag_warned = -math.inf
         self._lag_reported = 0.0
@@ -288,6 +293,9 @@ class Scheduler(Generic[T, R, C, S]):
         self._cpu_per_call: float | None = None
         self._last_prune = 0.0
         self.http_calls = 0
+        # Series updated on every poll, looked up once (by outcome for polls_total).
+        self._poll_series: dict[str, Any] = {}
+        self._call_seconds = self._metrics.series("http_request_duration_seconds")
 
     # ------------------------------------------------------------------ membership
 
@@ -375,9 +383,10 @@ class Scheduler(Generic[T, R, C, S]):
 
         Returns True when everything finished in time.
         """
-        if not self._tasks:
+        running: set[asyncio.Future[Any]] = {*self._tasks, *self._waiting}
+        if not running:
             return True
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _done, pending = await asyncio.wait(running, timeout=timeout)
         for task in pending:
             task.cancel()
         return not pending
@@ -408,7 +417,6 @@ class Scheduler(Generic[T, R, C, S]):
         for key in [k for k, s in self._shared.items() if now - s.at > s.ttl]:
             del self._shared[key]
         self._slow_keys &= self._key_counts.keys()  # forget requests no poller makes
-        self._fast_keys &= self._key_counts.keys()
         self._metrics.set("schedule_lag_seconds", self._lag_max)
         self._lag_reported, self._lag_max = self._lag_max, 0.0
 
@@ -574,16 +582,17 @@ class Scheduler(Generic[T, R, C, S]):
             self._note_lag(now - fetch.due - took, fetch.ttl)
             if took > self._limits.slow_call:
                 self._slow_keys.add(fetch.key)
-                self._fast_keys.discard(fetch.key)
+                if fetch.key in self._key_counts:
+                    self._unproven.add(fetch.key)
             else:
                 self._slow_keys.discard(fetch.key)
-                self._fast_keys.add(fetch.key)
+                self._unproven.discard(fetch.key)
             if isinstance(result, PollFailure):
                 shared = _Shared(at=fetch.due, ttl=fetch.ttl, error=result)
             else:
                 shared = _Shared(at=fetch.due, ttl=fetch.ttl, response=result)
             if seconds is not None:
-                self._metrics.observe("http_request_duration_seconds", seconds)
+                self._call_seconds.observe(seconds)
             stopped = shared.error is not None and shared.error.outcome == STOPPED
             if not stopped and self._key_counts.get(fetch.key, 0) > 1:
                 self._shared[fetch.key] = shared
@@ -602,7 +611,8 @@ class Scheduler(Generic[T, R, C, S]):
             host_limit = self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
         # Requests not known to be quick (slow, or never called) first take one of the
         # slots they may share, then a global one: the reserved slots stay for quick ones.
-        quick = not host.endswith(SLOW_SUFFIX) and all(f.key in self._fast_keys for f in chunk)
+        unproven = self._unproven
+        quick = not host.endswith(SLOW_SUFFIX) and not any(f.key in unproven for f in chunk)
         slow: contextlib.AbstractAsyncContextManager[Any] = (
             contextlib.nullcontext() if quick else self._slow_global
         )
@@ -635,10 +645,29 @@ class Scheduler(Generic[T, R, C, S]):
                 log.exception("delivering a response failed")
                 self._finish(poller, PollFailure("internal_error", str(exc)), self._clock())
                 continue
-            if inspect.isawaitable(outcome):
+            if isinstance(outcome, asyncio.Future):
+                # A future is finished from its callback: no task per poll (see PollHooks).
+                self._waiting.add(outcome)
+                outcome.add_done_callback(functools.partial(self._delivered, poller, shared))
+            elif inspect.isawaitable(outcome):
                 self._spawn(self._deliver_later(poller, outcome, shared))
             else:
                 self._finish(poller, None, shared.at, outcome)
+
+    def _delivered(self, poller: Poller[T], shared: _Shared, outcome: asyncio.Future[str]) -> None:
+        """:meth:`_deliver_later` for a delivery that answered with a future."""
+        self._waiting.discard(outcome)
+        if outcome.cancelled():
+            poller.in_flight = False
+            return
+        error = outcome.exception()
+        if error is None:
+            self._finish(poller, None, shared.at, outcome.result())
+        elif isinstance(error, PollFailure):
+            self._finish(poller, error, self._clock())
+        else:
+            log.error("delivering a response failed", exc_info=error)
+            self._finish(poller, PollFailure("internal_error", str(error)), self._clock())
 
     async def _deliver_later(
         self, poller: Poller[T], outcome: Awaitable[str], shared: _Shared
@@ -678,12 +707,12 @@ class Scheduler(Generic[T, R, C, S]):
             poller.failures = 0
             poller.last_outcome = outcome
             poller.last_error = None
-            self._metrics.inc("polls_total", outcome=outcome)
+            self._count(outcome)
             next_due = next_slot(at, poller.interval, now)
         else:
             poller.failures += 1
             poller.last_outcome = failure.outcome
-            self._metrics.inc("polls_total", outcome=failure.outcome)
+            self._count(failure.outcome)
             delay = backoff_delay(
                 poller.interval, poller.failures, self._limits.max_backoff, failure.retry_after
             )
@@ -707,6 +736,14 @@ class Scheduler(Generic[T, R, C, S]):
         self._push(poller)
         self._wake.set()
 
+    def _count(self, outcome: str) -> None:
+        series = self._poll_series.get(outcome)
+        if series is None:
+            series = self._poll_series[outcome] = self._metrics.series(
+                "polls_total", outcome=outcome
+            )
+        series.inc()
+
     def _set_request_key(self, poller: Poller[T], key: Hashable | None) -> None:
         old = poller.request_key
         if old == key:
@@ -717,8 +754,12 @@ class Scheduler(Generic[T, R, C, S]):
                 self._key_counts[old] = left
             else:
                 self._key_counts.pop(old, None)
+                self._unproven.discard(old)
         if key is not None:
-            self._key_counts[key] = self._key_counts.get(key, 0) + 1
+            count = self._key_counts.get(key, 0)
+            if not count:
+                self._unproven.add(key)  # a new request: not known to be quick yet
+            self._key_counts[key] = count + 1
         poller.request_key = key
 
     def _abandon(self, members: list[tuple[Poller[T], Prepared[Any, Any]]]) -> None:

@@ -11,6 +11,7 @@ from connector.http.auth import (
 )
 from connector.http.client import DEFAULT_MAX_RESPONSE_BYTES, HttpClient
 from connector.http.oauth import TokenProvider
+from connector.http.request import BoundRequest
 from connector.http.response import (
     HttpError,
     HttpResponse,
@@ -26,6 +27,7 @@ __all__ = [
     "Auth",
     "BasicAuth",
     "BearerAuth",
+    "BoundRequest",
     "HttpClient",
     "HttpError",
     "HttpResponse",

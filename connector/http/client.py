@@ -23,15 +23,13 @@ only ``Authorization``.
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import http.cookiejar
 import logging
 import os
-import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -41,7 +39,7 @@ import requests.structures
 import requests.utils
 import urllib3
 import urllib3.exceptions
-from urllib3.util import Retry, Timeout
+from urllib3.util import Timeout
 
 from connector import __version__
 from connector.http.auth import (
@@ -53,21 +51,28 @@ from connector.http.auth import (
     OAuthRefreshToken,
 )
 from connector.http.oauth import TokenProvider
+from connector.http.request import BoundRequest
 from connector.http.response import (
     HttpResponse,
     HttpStatusError,
     HttpTransportError,
     NonFiniteNumberError,
-    collect_headers,
     excerpt,
     parse_body,
     parse_retry_after,
     redact_url,
 )
+from connector.http.transport import (
+    Reply,
+    render,
+    request_line,
+    send_kept,
+    send_new,
+    send_proxied,
+    take,
+    transport_error,
+)
 from connector.redaction import contains_secret
-
-if TYPE_CHECKING:
-    from connector.binding import BoundRequest
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +89,6 @@ MAX_REDIRECTS = 10
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 #: Never sent to another origin, whatever the element configured.
 _CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
-#: As requests: a failed poll is not retried here (the scheduler backs off and polls again).
-_NO_RETRIES = Retry(total=False, redirect=False)
 
 
 class _NoNetrc(requests.auth.AuthBase):
@@ -122,7 +125,7 @@ class _Origin:
     pool: urllib3.HTTPConnectionPool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Wire:
     """A bound request as requests would put it on the wire, prepared once and then sent
     through the origin's urllib3 pool on every poll: no session merging, cookie jar, hooks,
@@ -134,6 +137,21 @@ class _Wire:
     body: bytes | None
     timeout: Timeout
     origin: _Origin
+    #: What follows the request line when urllib3 writes this request on a direct
+    #: connection (Host, headers, framing, body; see :func:`~connector.http.transport.render`):
+    #: a poll on a kept-alive connection is one send of the line and this. Shared by the
+    #: requests that differ only in their target (one per waiting instance, typically), so
+    #: it costs a wire no bytes of its own. None through a proxy, with a read timeout of 0
+    #: (urllib3 refuses to read) and with OAuth (see ``signed``).
+    tail: bytes | None = None
+    #: OAuth: the token and the whole request that carries it, rendered again when the
+    #: token changes. One attribute, so threads sending the same request never see a mismatch.
+    signed: tuple[str, bytes] | None = None
+
+    def request_bytes(self) -> bytes | None:
+        """The whole request as sent on a kept-alive direct connection (None: not so)."""
+        tail = self.tail
+        return None if tail is None else request_line(self.method, self.target) + tail
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -147,7 +165,7 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
 
 class HttpClient:
-    """Runs :class:`~connector.binding.BoundRequest` objects; see the module docstring.
+    """Runs :class:`~connector.http.request.BoundRequest` objects; see the module docstring.
 
     ``max_response_bytes`` caps the (decoded) body; a larger response fails the poll with
     :class:`HttpTransportError` ``kind="too_large"``. ``ca_bundle`` is a PEM file used
@@ -183,6 +201,7 @@ class HttpClient:
         # Header blocks by content: the bound requests of one element share one dict.
         self._header_blocks: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
         self._timeouts: dict[tuple[float | None, float | None], Timeout] = {}
+        self._tails: dict[bytes, bytes] = {}  # request tails by content (see _Wire.tail)
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -201,34 +220,30 @@ class HttpClient:
         more with a fresh token.
         """
         deadline = time.monotonic() + self._total_seconds(req)
-        response = self._send(req)
-        if response.status == 401 and isinstance(
-            req.auth, OAuthClientCredentials | OAuthRefreshToken
-        ):
-            _discard(response)
+        reply = self._send(req)
+        if reply.status == 401 and isinstance(req.auth, OAuthClientCredentials | OAuthRefreshToken):
+            reply.discard()
             self.tokens.invalidate(req.auth)
-            response = self._send(req)
+            reply = self._send(req)
         if req.follow_redirects:
-            response, req = self._follow(req, response)
-        return self._read(req, response, deadline)
+            reply, req = self._follow(req, reply)
+        return self._read(req, reply, deadline)
 
-    def _follow(
-        self, req: BoundRequest, response: urllib3.BaseHTTPResponse
-    ) -> tuple[urllib3.BaseHTTPResponse, BoundRequest]:
-        """Follow redirects of ``response`` hop by hop under the rules of :func:`redirect_hop`."""
+    def _follow(self, req: BoundRequest, reply: Reply) -> tuple[Reply, BoundRequest]:
+        """Follow redirects of ``reply`` hop by hop under the rules of :func:`redirect_hop`."""
         hops = 0
-        while response.status in _REDIRECTS and response.headers.get("Location"):
-            location = response.headers["Location"]
-            _discard(response)
+        while reply.status in _REDIRECTS and reply.values.get("location"):
+            location = reply.values["location"]
+            reply.discard()
             hops += 1
             safe = redact_url(req.url)
             if hops > MAX_REDIRECTS:
                 raise HttpTransportError(
                     "protocol", f"more than {MAX_REDIRECTS} redirects", url=safe
                 )
-            req = redirect_hop(req, response.status, location, safe)
-            response = self._send(req)
-        return response, req
+            req = redirect_hop(req, reply.status, location, safe)
+            reply = self._send(req)
+        return reply, req
 
     # -- internals --------------------------------------------------------------------
 
@@ -240,13 +255,14 @@ class HttpClient:
     def _timeout(self, req: BoundRequest) -> tuple[float | None, float | None]:
         return (req.connect_timeout, req.read_timeout)
 
-    def _send(self, req: BoundRequest) -> urllib3.BaseHTTPResponse:
+    def _send(self, req: BoundRequest) -> Reply:
         """Send ``req`` through its origin's pool, exactly as requests' adapter would."""
         wire: _Wire | None = req.wire
         if wire is None:
             wire = self._prepare(req)
             # A cache on a frozen object: the same value whichever thread writes it first.
             object.__setattr__(req, "wire", wire)
+        pool = self._pool(wire.origin)
         headers = wire.headers
         auth = req.auth
         if isinstance(auth, OAuthClientCredentials | OAuthRefreshToken):
@@ -255,26 +271,59 @@ class HttpClient:
                 auth, self.session, timeout=self._timeout(req), verify=self.verify
             )
             headers = {**headers, "Authorization": f"Bearer {token}"}
-        pool = self._pool(wire.origin)
-        if pool.proxy is None:
-            return _send_direct(pool, wire, headers, req.url)
-        try:
-            # Through a proxy: urlopen adds the proxy headers and opens CONNECT tunnels.
-            return pool.urlopen(
-                wire.method,
-                wire.target,
-                body=wire.body,
-                headers=headers,
-                retries=False,  # as requests: a failed poll is retried by the scheduler
-                redirect=False,  # followed by _follow, with our rules
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                timeout=wire.timeout,
-                chunked=False,
+            signed = wire.signed
+            if signed is None or signed[0] != token:
+                payload = self._render(pool, wire, headers, req)
+                if payload is not None:
+                    wire.signed = signed = (token, payload)
+            payload = None if signed is None else signed[1]
+        else:
+            if wire.tail is None:
+                wire.tail = self._tail(pool, wire, req)
+            payload = wire.request_bytes()
+        if pool.proxy is not None:
+            return send_proxied(
+                pool, wire.method, wire.target, headers, wire.body, wire.timeout, req.url
             )
+        conn = take(pool)
+        if payload is not None and conn.sock is not None:
+            # The steady state: a kept-alive connection, the request already in bytes.
+            return send_kept(pool, conn, payload, wire.method, self._timeout(req), req.url)
+        return send_new(
+            pool, conn, wire.method, wire.target, headers, wire.body, wire.timeout, req.url
+        )
+
+    def _render(
+        self,
+        pool: urllib3.HTTPConnectionPool,
+        wire: _Wire,
+        headers: Mapping[str, str],
+        req: BoundRequest,
+    ) -> bytes | None:
+        """``wire`` with ``headers`` in bytes, for direct connections (None otherwise, and
+        with a read timeout of 0, which urllib3 refuses to read with)."""
+        if pool.proxy is not None or req.read_timeout == 0:
+            return None
+        try:
+            return render(pool, wire.method, wire.target, headers, wire.body)
         except Exception as exc:
-            raise _transport_error(exc, redact_url(req.url)) from None
+            raise transport_error(exc, redact_url(req.url)) from None
+
+    def _tail(
+        self, pool: urllib3.HTTPConnectionPool, wire: _Wire, req: BoundRequest
+    ) -> bytes | None:
+        """:attr:`_Wire.tail`, one object for every wire with the same one."""
+        whole = self._render(pool, wire, wire.headers, req)
+        line = request_line(wire.method, wire.target)
+        if whole is None or not whole.startswith(line):
+            return None  # never so with urllib3 2: the fast path is left to urllib3 then
+        tail = whole[len(line) :]
+        known = self._tails.get(tail)
+        if known is None:
+            if len(self._tails) >= _MAX_ORIGINS:
+                self._tails.clear()
+            known = self._tails[tail] = tail
+        return known
 
     def _prepare(self, req: BoundRequest) -> _Wire:
         """The wire form of ``req``: what requests would send, computed by requests itself."""
@@ -321,7 +370,7 @@ class HttpClient:
                 origin=origin,
             )
         except Exception as exc:
-            raise _transport_error(exc, redact_url(req.url)) from None
+            raise transport_error(exc, redact_url(req.url)) from None
 
     def _timeout_of(self, req: BoundRequest) -> Timeout:
         # Shared: a urllib3 Timeout is a plain object of some 300 bytes, and there is one
@@ -377,38 +426,35 @@ class HttpClient:
         self._origins[key] = known
         return known
 
-    def _read(
-        self, req: BoundRequest, response: urllib3.BaseHTTPResponse, deadline: float
-    ) -> HttpResponse:
+    def _read(self, req: BoundRequest, reply: Reply, deadline: float) -> HttpResponse:
         consumed = False
         try:
             if req.method == "HEAD":
                 # No body follows, whatever Content-Length announces; the connection stays.
-                response.read()
+                reply.drain()
                 raw = b""
             else:
-                raw = self._read_capped(response, req.url, deadline)
+                raw = self._read_capped(reply, req.url, deadline)
             consumed = True
         finally:
             if consumed:
-                response.release_conn()
+                reply.release()
             else:
-                _discard(response)
-        content_type = response.headers.get("Content-Type")
-        reason = response.reason or ""
-        if response.status >= 400:
+                reply.discard()
+        content_type = reply.values.get("content-type")
+        if reply.status >= 400:
             safe = redact_url(req.url)
             raise HttpStatusError(
-                response.status,
-                reason,
+                reply.status,
+                reply.reason,
                 body_excerpt=excerpt(raw, content_type),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(reply.values.get("retry-after")),
                 url=safe,
             )
         return HttpResponse(
-            status=response.status,
-            reason=reason,
-            headers=collect_headers(response.headers.items()),
+            status=reply.status,
+            reason=reply.reason,
+            headers=reply.headers,
             body=self._parse(req, raw, content_type) if req.method != "HEAD" else None,
         )
 
@@ -423,11 +469,11 @@ class HttpClient:
                 url=redact_url(req.url),
             ) from None
 
-    def _read_capped(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
+    def _read_capped(self, reply: Reply, url: str, deadline: float) -> bytes:
         # The URL is redacted only for an error: redact_url costs as much as a header parse.
         limit = self.max_response_bytes
-        headers = response.headers
-        declared = headers.get("Content-Length", "")
+        values = reply.values
+        declared = values.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _too_large(limit, redact_url(url))
         try:
@@ -436,15 +482,15 @@ class HttpClient:
             expected = (
                 int(declared)
                 if declared.isdigit()
-                and "Content-Encoding" not in headers
-                and "Transfer-Encoding" not in headers  # chunked would override the length
+                and "content-encoding" not in values
+                and "transfer-encoding" not in values  # chunked would override the length
                 else None
             )
             chunks: list[bytes] = []
             size = 0
             # read1 returns whatever one socket read brings, where read(n) would wait for n
             # bytes: a trickle of bytes is checked against the deadline as it arrives.
-            while chunk := response.read1(_CHUNK, decode_content=True):
+            while chunk := reply.read1(_CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit, redact_url(url))
@@ -470,86 +516,7 @@ class HttpClient:
         except Exception as exc:
             # Truncated chunks, a broken gzip stream: what requests reports as a protocol error.
             raise HttpTransportError("protocol", type(exc).__name__, url=redact_url(url)) from None
-        return b"".join(chunks)
-
-
-def _send_direct(
-    pool: urllib3.HTTPConnectionPool, wire: _Wire, headers: Mapping[str, str], url: str
-) -> urllib3.BaseHTTPResponse:
-    """Send on one of ``pool``'s keep-alive connections: what ``urlopen`` does for a
-    direct request without retries or redirects, minus re-encoding the already encoded
-    target and building a retry policy on every poll. The response holds the connection
-    and gives it back to the pool when read (``release_conn``)."""
-    conn = pool._get_conn()
-    try:
-        return pool._make_request(
-            conn,
-            wire.method,
-            wire.target,
-            body=wire.body,
-            headers=headers,
-            retries=_NO_RETRIES,
-            timeout=wire.timeout,
-            chunked=False,
-            response_conn=conn,
-            preload_content=False,
-            decode_content=False,
-        )
-    except BaseException as exc:
-        # As urlopen: the connection may be half used, so it is closed, and its slot goes
-        # back to the pool empty (a new connection is made for it when needed).
-        conn.close()
-        pool._put_conn(None)
-        if not isinstance(exc, Exception):
-            raise
-        raise _transport_error(exc, redact_url(url)) from None
-
-
-def _discard(response: urllib3.BaseHTTPResponse) -> None:
-    """Give up on a response whose body is not read: close its connection, as requests."""
-    response.close()
-    response.release_conn()
-
-
-def _transport_error(exc: Exception, safe: str) -> HttpTransportError:
-    """``exc`` raised sending a request, as the error kinds requests' exceptions map to."""
-    errors = urllib3.exceptions
-    if isinstance(exc, HttpTransportError):
-        return exc
-    if isinstance(exc, errors.ProxyError):
-        # str(exc) would repeat the full URL, query string included.
-        return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
-    if isinstance(
-        exc, errors.SSLError | requests.exceptions.SSLError | ssl.SSLError | ssl.CertificateError
-    ):
-        return HttpTransportError("tls", "TLS handshake failed", url=safe)
-    if isinstance(exc, errors.ConnectTimeoutError) and not isinstance(
-        exc, errors.NewConnectionError
-    ):
-        return HttpTransportError("connect_timeout", "connect timed out", url=safe)
-    if isinstance(exc, errors.ReadTimeoutError):
-        return HttpTransportError("read_timeout", "read timed out", url=safe)
-    if isinstance(
-        exc,
-        errors.LocationValueError
-        | requests.exceptions.InvalidURL
-        | requests.exceptions.MissingSchema
-        | requests.exceptions.InvalidSchema
-        | ValueError,
-    ):
-        return HttpTransportError("invalid_url", "invalid URL", url=safe)
-    if isinstance(
-        exc,
-        errors.NewConnectionError
-        | errors.ProtocolError
-        | errors.ClosedPoolError
-        | errors.EmptyPoolError
-        | http.client.HTTPException  # the server closed the connection or sent garbage
-        | OSError
-        | requests.exceptions.ConnectionError,
-    ):
-        return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
-    return HttpTransportError("protocol", type(exc).__name__, url=safe)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def redirect_hop(req: BoundRequest, status: int, location: str, safe: str) -> BoundRequest:
@@ -642,17 +609,3 @@ def _append_raw_query(url: str, query: list[tuple[str, str]]) -> str:
         return url
     joined = "&".join(f"{k}={v}" for k, v in query)
     return f"{url}{'&' if '?' in url else '?'}{joined}"
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost cause's class name: enough to diagnose, nothing of the URL."""
-    seen: BaseException = exc
-    for _ in range(10):
-        nxt = seen.__cause__ or seen.__context__
-        if nxt is None:
-            break
-        seen = nxt
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    if seen is exc and isinstance(reason, BaseException):
-        seen = reason
-    return type(seen).__name__

@@ -125,7 +125,7 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
     looks_json = stripped[0] in "{[" or "json" in (content_type or "").lower()
     if looks_json:
         try:
-            return json.loads(stripped, parse_constant=_reject_constant, parse_float=_finite_float)
+            return _DECODER.decode(stripped)
         except NonFiniteNumberError:
             raise
         except ValueError:
@@ -152,6 +152,11 @@ def _finite_float(text: str) -> float:
     if math.isinf(value):
         raise NonFiniteNumberError(f"number {text[:32]} is beyond the range of a double")
     return value
+
+
+#: One decoder for every body (json.loads with options would build one per call); it keeps
+#: no state between calls, as json.loads' own shared decoder.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def decode_text(raw: bytes, content_type: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 from typing import Any
 
 import pytest
@@ -188,3 +189,38 @@ def test_any_body_evaluates_or_fails_cleanly(body: Any) -> None:
         evaluate_response(config, response, {"number": 1}, element_instance_key=1)
     except CorrelationError as exc:
         assert exc.property in {"correlationKeyExpression", "messageIdExpression"}
+
+
+def test_evaluations_hand_their_outcome_back_in_the_event_loop() -> None:
+    import asyncio
+    import threading
+
+    from connector.correlation import ResponseEvaluator
+
+    met = load_one(activationCondition='=body.state = "closed"', correlationKeyExpression="=x")
+    seen: list[tuple[int, bool, str, str]] = []
+
+    async def run() -> None:
+        evaluator = ResponseEvaluator(2)
+        loop_thread = threading.current_thread().name
+        done = asyncio.Event()
+
+        def then(key: int, ok: bool, value: Any) -> None:
+            seen.append((key, ok, type(value).__name__, threading.current_thread().name))
+            if len(seen) == 2:
+                done.set()
+
+        try:
+            for key in (1, 2):
+                evaluator.submit_then(
+                    met, ISSUE, {"x": 5} if key == 1 else {}, key, partial(then, key)
+                )
+            await asyncio.wait_for(done.wait(), 10)
+        finally:
+            evaluator.close()
+        assert {thread for *_, thread in seen} == {loop_thread}
+
+    asyncio.run(run())
+    # Only the instance with a variable x gets a correlation key.
+    assert sorted(seen)[0][:3] == (1, True, "Activation")
+    assert sorted(seen)[1][:3] == (2, False, "CorrelationError")

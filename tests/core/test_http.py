@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from connector.binding import BoundRequest
 from connector.http import (
     ApiKeyAuth,
     BasicAuth,
@@ -26,6 +25,7 @@ from connector.http import (
     OAuthRefreshToken,
     TokenProvider,
 )
+from connector.http.request import BoundRequest
 from tests.helpers.localserver import LocalServer, Reply, Request, local_server
 
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.binding import BoundRequest
 from connector.http import BasicAuth, HttpClient, HttpTransportError, OAuthClientCredentials
+from connector.http.request import BoundRequest
 from tests.core.localserver import LocalServer, Reply, local_server
 from tests.core.test_http import FakeClock, TokenEndpoint, oauth_client, req
 
@@ -55,6 +55,8 @@ def test_requests_with_equal_headers_share_one_header_block(server: LocalServer)
         client.execute(second)
     assert first.wire is not None and second.wire is not None
     assert first.wire.headers is second.wire.headers  # memory per instance: one dict
+    # ... and one rendering of everything after the request line
+    assert first.wire.tail is not None and first.wire.tail is second.wire.tail
 
 
 def test_oauth_token_is_applied_per_poll_on_a_reused_request(server: LocalServer) -> None:

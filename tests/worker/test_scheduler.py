@@ -398,3 +398,66 @@ async def test_deliver_may_answer_at_once_or_with_an_awaitable() -> None:
     assert pub is not None and pub.last_outcome == "activated" and pub.failures == 0
     bad = scheduler.get("bad")
     assert bad is not None and bad.last_outcome == "correlation_error"
+
+
+@dataclass
+class FutureDeliverHooks(FakeHooks):
+    """deliver answers with a future, settled by the test (as the worker's evaluation)."""
+
+    pending: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+
+    def deliver(self, target: Target, prepared: Prepared, response: Any) -> Any:  # type: ignore[override]
+        self.delivered.append((time.monotonic(), target.name))
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.pending[target.name] = future
+        return future
+
+
+async def test_a_delivery_answered_with_a_future_ends_when_it_is_settled() -> None:
+    hooks = FutureDeliverHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({n: Target(n, f"r-{n}", interval=0.05) for n in ("ok", "failed", "broken")})
+    await until(lambda: len(hooks.pending) == 3)
+    polls = {n: len([d for d in hooks.delivered if d[1] == n]) for n in hooks.pending}
+    assert polls == {"ok": 1, "failed": 1, "broken": 1}  # in flight: no second poll
+    hooks.pending.pop("ok").set_result("activated")
+    hooks.pending.pop("failed").set_exception(PollFailure("publish_error", "refused"))
+    hooks.pending.pop("broken").set_exception(RuntimeError("a bug"))
+    await until(lambda: all(getattr(scheduler.get(n), "polls", 0) >= 1 for n in polls))
+    ok, failed, broken = (scheduler.get(n) for n in ("ok", "failed", "broken"))
+    assert ok is not None and (ok.last_outcome, ok.failures) == ("activated", 0)
+    assert failed is not None and (failed.last_outcome, failed.failures) == ("publish_error", 1)
+    assert broken is not None and broken.last_outcome == "internal_error"
+    for future in hooks.pending.values():
+        future.set_result("not_met")
+    await finish(scheduler, task)
+
+
+async def test_drain_waits_for_a_future_delivery_and_cancels_it_at_the_deadline() -> None:
+    hooks = FutureDeliverHooks()
+    scheduler = make(hooks)
+    task = await running(scheduler)
+    scheduler.sync({"slow": Target("slow", "r-slow")})
+    await until(lambda: "slow" in hooks.pending)
+    scheduler.stop()
+    await task
+    assert await scheduler.drain(0.05) is False  # never settled: cancelled at the deadline
+    assert hooks.pending["slow"].cancelled()
+    await asyncio.sleep(0)  # the future's callbacks run in the next loop iteration
+    slow = scheduler.get("slow")
+    assert slow is not None and not slow.in_flight and slow.polls == 0
+
+
+async def test_only_requests_not_known_to_be_quick_are_listed() -> None:
+    # Memory per waiting instance: a steady state of quick requests lists none of them.
+    targets = {f"t{n}": Target(f"t{n}", f"r-{n}", interval=0.05) for n in range(20)}
+    for slow_call, listed in ((1.0, set()), (0.0005, {f"r-{n}" for n in range(20)})):
+        scheduler = make(FakeHooks(), slow_call=slow_call)  # FakeHooks: 1 ms per call
+        task = await running(scheduler)
+        scheduler.sync(targets)
+        await until(lambda s=scheduler: all(getattr(s.get(n), "polls", 0) >= 2 for n in targets))
+        assert scheduler._unproven == listed
+        scheduler.sync({})
+        assert scheduler._unproven == set()  # no poller makes them any more
+        await finish(scheduler, task)
