@@ -139,6 +139,11 @@ class Poller(Generic[T]):
     last_poll_wall: float | None = None
     request_key: Hashable | None = None  # coalesce key of its last bound request
 
+    def __lt__(self, other: object) -> bool:
+        # The heap orders (due, poller) pairs; pollers due at the same time are all due
+        # together, so none comes first (no tie-breaking counter to keep per entry).
+        return False
+
 
 @dataclass(slots=True)
 class _Shared:
@@ -253,8 +258,8 @@ class Scheduler(Generic[T]):
         )
         self._clock = clock
         self._pollers: dict[Hashable, Poller[T]] = {}
-        self._heap: list[tuple[float, int, Poller[T]]] = []
-        self._seq = 0
+        # (due, poller): pollers of equal due times compare as equal (see Poller.__lt__).
+        self._heap: list[tuple[float, Poller[T]]] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -332,8 +337,7 @@ class Scheduler(Generic[T]):
         return added, removed
 
     def _push(self, poller: Poller[T]) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (poller.next_due, self._seq, poller))
+        heapq.heappush(self._heap, (poller.next_due, poller))
 
     # ------------------------------------------------------------------ main loop
 
@@ -391,7 +395,7 @@ class Scheduler(Generic[T]):
     def _pop_due(self, horizon: float) -> list[Poller[T]]:
         due: list[Poller[T]] = []
         while self._heap and self._heap[0][0] <= horizon:
-            when, _seq, poller = heapq.heappop(self._heap)
+            when, poller = heapq.heappop(self._heap)
             if poller.removed or poller.in_flight or when != poller.next_due:
                 continue  # stale heap entry
             poller.in_flight = True
