@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -313,11 +314,15 @@ class WaitingInstance:
     correlation_key: str | None
     tenant_id: str | None
     config: ElementConfig = field(compare=False, repr=False)
+    #: Poller identity: two boundary events on one activity share the instance key. Made
+    #: once: the worker's maps per instance all key by this one tuple.
+    key: tuple[int, str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> tuple[int, str]:
-        """Poller identity: two boundary events on one activity share the instance key."""
-        return (self.element_instance_key, self.element_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.element_instance_key, self.element_id))
+        if self.tenant_id is not None:
+            # A handful of tenants, one string each (not one per waiting instance).
+            object.__setattr__(self, "tenant_id", sys.intern(self.tenant_id))
 
 
 class WaitingRow(NamedTuple):
