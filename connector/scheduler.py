@@ -147,6 +147,11 @@ class Poller(Generic[T]):
     last_poll_wall: float | None = None
     request_key: Hashable | None = None  # coalesce key of its last bound request
 
+    def __lt__(self, other: object) -> bool:
+        # The heap orders (due, poller) pairs; pollers due at the same time are all due
+        # together, so none comes first (no tie-breaking counter to keep per entry).
+        return False
+
 
 @dataclass(slots=True)
 class _Shared:
@@ -261,8 +266,8 @@ class Scheduler(Generic[T, R, C, S]):
         )
         self._clock = clock
         self._pollers: dict[Hashable, Poller[T]] = {}
-        self._heap: list[tuple[float, int, Poller[T]]] = []
-        self._seq = 0
+        # (due, poller): pollers of equal due times compare as equal (see Poller.__lt__).
+        self._heap: list[tuple[float, Poller[T]]] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -340,8 +345,7 @@ class Scheduler(Generic[T, R, C, S]):
         return added, removed
 
     def _push(self, poller: Poller[T]) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (poller.next_due, self._seq, poller))
+        heapq.heappush(self._heap, (poller.next_due, poller))
 
     # ------------------------------------------------------------------ main loop
 
@@ -399,7 +403,7 @@ class Scheduler(Generic[T, R, C, S]):
     def _pop_due(self, horizon: float) -> list[Poller[T]]:
         due: list[Poller[T]] = []
         while self._heap and self._heap[0][0] <= horizon:
-            when, _seq, poller = heapq.heappop(self._heap)
+            when, poller = heapq.heappop(self._heap)
             if poller.removed or poller.in_flight or when != poller.next_due:
                 continue  # stale heap entry
             poller.in_flight = True

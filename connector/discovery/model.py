@@ -4,6 +4,7 @@ and the :class:`Source` interface every cluster API implements."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -59,11 +60,15 @@ class WaitingInstance:
     correlation_key: str | None
     tenant_id: str | None
     config: ElementConfig = field(compare=False, repr=False)
+    #: Poller identity: two boundary events on one activity share the instance key. Made
+    #: once: the worker's maps per instance all key by this one tuple.
+    key: tuple[int, str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> tuple[int, str]:
-        """Poller identity: two boundary events on one activity share the instance key."""
-        return (self.element_instance_key, self.element_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.element_instance_key, self.element_id))
+        if self.tenant_id is not None:
+            # A handful of tenants, one string each (not one per waiting instance).
+            object.__setattr__(self, "tenant_id", sys.intern(self.tenant_id))
 
     @classmethod
     def of(cls, row: WaitingRow, config: ElementConfig) -> WaitingInstance:

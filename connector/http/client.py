@@ -362,7 +362,8 @@ class HttpClient:
                 body = body.encode("utf-8")
             assert body is None or isinstance(body, bytes)
             return _Wire(
-                method=prepared.method,
+                # requests upper-cases into a new string; the bound one is shared.
+                method=req.method if prepared.method == req.method else prepared.method,
                 target=target,
                 headers=self._header_block(prepared.headers),
                 body=body,
