@@ -1,7 +1,7 @@
 """OAuth 2.0 access tokens: client credentials and refresh token grants, with a cache.
 
 One :class:`TokenProvider` serves both the polled endpoints' OAuth and the cluster's own
-credentials (REST and gRPC, through :class:`ClientCredentials`), so there is one cache, one
+credentials (REST and gRPC, through ``discovery.cluster.ClusterAuth``), so there is one cache, one
 refresh rule and one backoff for every token the worker holds.
 
 Tokens are cached per credential set until ``expires_in`` minus a margin (at most a quarter
@@ -13,7 +13,6 @@ credential set so a broken configuration cannot hammer it.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import threading
@@ -25,7 +24,7 @@ from typing import Any
 import requests
 
 from connector.connection_errors import describe_request_error
-from connector.http.auth import OAuth, OAuthClientCredentials, OAuthRefreshToken
+from connector.http.auth import BasicAuth, OAuth, OAuthClientCredentials, OAuthRefreshToken
 from connector.http.response import OAuthError, excerpt, redact_url
 from connector.redaction import register
 
@@ -177,8 +176,7 @@ def token_request(auth: OAuth) -> tuple[dict[str, str], dict[str, str]]:
             form["client_id"] = auth.client_id
             form["client_secret"] = auth.client_secret
         else:
-            raw = f"{auth.client_id}:{auth.client_secret}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+            headers["Authorization"] = BasicAuth(auth.client_id, auth.client_secret).header()
     elif isinstance(auth, OAuthRefreshToken):
         form["grant_type"] = "refresh_token"
         form["client_id"] = auth.client_id
@@ -269,41 +267,3 @@ def _find(payload: Any, name: str) -> Any:
 # Shared by every part of the worker that needs tokens (one cache, one backoff per identity).
 # The backoff stops at a minute so a recovered identity provider is used again soon.
 SHARED_PROVIDER = TokenProvider(backoff_max=60.0)
-
-
-@dataclass(slots=True)
-class ClientCredentials:
-    """One OAuth client-credentials identity of the worker, bound to a provider.
-
-    ``token()`` blocks on a cache miss (call it from a thread); ``cached()`` never does.
-    Secrets stay in ``auth`` (whose ``repr`` hides them) and never reach an error message.
-    """
-
-    auth: OAuthClientCredentials
-    session: requests.Session
-    verify: bool | str = True
-    timeout: tuple[float | None, float | None] = (5.0, 20.0)
-    provider: TokenProvider = SHARED_PROVIDER
-
-    def token(self) -> str:
-        return self.provider.token(
-            self.auth, self.session, timeout=self.timeout, verify=self.verify
-        )
-
-    def cached(self) -> str | None:
-        return self.provider.cached(self.auth)
-
-    def invalidate(self) -> None:
-        self.provider.invalidate(self.auth)
-
-    def with_audience(self, audience: str) -> ClientCredentials:
-        """The same client asking for another audience (e.g. Operate's)."""
-        auth = OAuthClientCredentials(
-            token_endpoint=self.auth.token_endpoint,
-            client_id=self.auth.client_id,
-            client_secret=self.auth.client_secret,
-            audience=audience,
-            scopes=self.auth.scopes,
-            client_authentication=self.auth.client_authentication,
-        )
-        return ClientCredentials(auth, self.session, self.verify, self.timeout, self.provider)
