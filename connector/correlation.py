@@ -52,7 +52,7 @@ class Activation:
 
 
 _warned_lock = threading.Lock()
-_warned: set[tuple[str, str, str]] = set()
+_warned: set[tuple[str, str, str, str]] = set()
 
 
 def response_context(response: HttpResponse, variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def _evaluate(
     try:
         return expression.evaluate_checked(context, budget=EXPRESSION_BUDGET_SECONDS)
     except feel.FeelEvaluationError as exc:
-        _warn_once(config, prop, str(exc))
+        _warn_once(config, prop, expression, str(exc))
         raise CorrelationError(config.label, prop, str(exc)) from None
 
 
@@ -122,14 +122,17 @@ def _condition_met(config: ElementConfig, context: dict[str, Any], instance: int
         _warn_once(
             config,
             "activationCondition",
+            config.activation_condition,
             f"gave {_kind(result)}, not a boolean; treated as not met",
         )
     log.debug("%s instance %s: activation condition not met", config.label, instance)
     return False
 
 
-def _warn_once(config: ElementConfig, prop: str, reason: str) -> None:
-    key = (config.process_id, config.element_id, prop)
+def _warn_once(config: ElementConfig, prop: str, expression: feel.Expression, reason: str) -> None:
+    # Keyed by the expression too: a new version of the process whose expression was edited
+    # (and still misbehaves) is worth a warning of its own.
+    key = (config.process_id, config.element_id, prop, expression.text)
     with _warned_lock:
         if key in _warned:
             return

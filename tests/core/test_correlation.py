@@ -72,7 +72,9 @@ def test_condition_sees_status_headers_reason_and_response() -> None:
 
 
 def test_non_boolean_condition_warns_once(caplog: pytest.LogCaptureFixture) -> None:
-    config = load_one(activationCondition="=body.number", correlationKeyExpression="=1")
+    # An expression no other test uses: the warning is once per element, property and
+    # expression for the whole process, whichever test ran before.
+    config = load_one(activationCondition="=body.number + 0", correlationKeyExpression="=1")
     for _ in range(3):
         assert evaluate_response(config, ISSUE, {}, element_instance_key=1) is None
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
