@@ -101,9 +101,7 @@ class BpmnError(ConnectorError, ValueError):
 class PollOutcome(enum.StrEnum):
     """How one poll ended: the ``outcome`` label of ``polls_total`` and ``lastStatus``.
 
-    A StrEnum, so members compare equal to the plain strings the scheduler and the worker
-    still pass around (they are being changed on other branches; replace the literals with
-    members there once those land).
+    A StrEnum: members are the metric label values themselves, and compare equal to them.
     """
 
     #: The condition was met and the message was published.

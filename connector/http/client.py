@@ -64,6 +64,8 @@ from connector.http.response import (
 )
 from connector.http.transport import (
     Reply,
+    deadline_error,
+    past_deadline,
     render,
     request_line,
     send_kept,
@@ -220,17 +222,20 @@ class HttpClient:
         more with a fresh token.
         """
         deadline = time.monotonic() + self._total_seconds(req)
-        reply = self._send(req)
+        reply = self._send(req, deadline)
         if reply.status == 401 and isinstance(req.auth, OAuthClientCredentials | OAuthRefreshToken):
             reply.discard()
             self.tokens.invalidate(req.auth)
-            reply = self._send(req)
+            reply = self._send(req, deadline)
         if req.follow_redirects:
-            reply, req = self._follow(req, reply)
+            reply, req = self._follow(req, reply, deadline)
         return self._read(req, reply, deadline)
 
-    def _follow(self, req: BoundRequest, reply: Reply) -> tuple[Reply, BoundRequest]:
-        """Follow redirects of ``reply`` hop by hop under the rules of :func:`redirect_hop`."""
+    def _follow(
+        self, req: BoundRequest, reply: Reply, deadline: float
+    ) -> tuple[Reply, BoundRequest]:
+        """Follow redirects of ``reply`` hop by hop under the rules of :func:`redirect_hop`,
+        all within the request's one total ``deadline``."""
         hops = 0
         while reply.status in _REDIRECTS and reply.values.get("location"):
             location = reply.values["location"]
@@ -242,7 +247,7 @@ class HttpClient:
                     "protocol", f"more than {MAX_REDIRECTS} redirects", url=safe
                 )
             req = redirect_hop(req, reply.status, location, safe)
-            reply = self._send(req)
+            reply = self._send(req, deadline)
         return reply, req
 
     # -- internals --------------------------------------------------------------------
@@ -255,8 +260,9 @@ class HttpClient:
     def _timeout(self, req: BoundRequest) -> tuple[float | None, float | None]:
         return (req.connect_timeout, req.read_timeout)
 
-    def _send(self, req: BoundRequest) -> Reply:
-        """Send ``req`` through its origin's pool, exactly as requests' adapter would."""
+    def _send(self, req: BoundRequest, deadline: float) -> Reply:
+        """Send ``req`` through its origin's pool, exactly as requests' adapter would; its
+        answer is read (status line and headers included) within ``deadline``."""
         wire: _Wire | None = req.wire
         if wire is None:
             wire = self._prepare(req)
@@ -288,9 +294,19 @@ class HttpClient:
         conn = take(pool)
         if payload is not None and conn.sock is not None:
             # The steady state: a kept-alive connection, the request already in bytes.
-            return send_kept(pool, conn, payload, wire.method, self._timeout(req), req.url)
+            return send_kept(
+                pool, conn, payload, wire.method, self._timeout(req), req.url, deadline
+            )
         return send_new(
-            pool, conn, wire.method, wire.target, headers, wire.body, wire.timeout, req.url
+            pool,
+            conn,
+            wire.method,
+            wire.target,
+            headers,
+            wire.body,
+            wire.timeout,
+            req.url,
+            deadline,
         )
 
     def _render(
@@ -499,18 +515,16 @@ class HttpClient:
                 if expected is not None and size >= expected:
                     break
                 if time.monotonic() > deadline:
-                    raise HttpTransportError(
-                        "deadline",
-                        "the response took longer than its total timeout",
-                        url=redact_url(url),
-                    )
+                    raise deadline_error(redact_url(url))
         except HttpTransportError:
             raise
         except (
             urllib3.exceptions.ReadTimeoutError,
             urllib3.exceptions.SSLError,
             OSError,
-        ):
+        ) as exc:
+            if past_deadline(exc):
+                raise deadline_error(redact_url(url)) from None
             raise HttpTransportError(
                 "read_timeout", "reading the body failed", url=redact_url(url)
             ) from None

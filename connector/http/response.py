@@ -80,8 +80,9 @@ class HttpStatusError(HttpError):
 class HttpTransportError(HttpError):
     """No HTTP answer: connect/read timeout, TLS, connection, protocol, too large, bad URL.
 
-    ``kind`` is one of ``connect_timeout``, ``read_timeout``, ``tls``, ``connection``,
-    ``too_large``, ``invalid_url``, ``protocol``, ``oauth``.
+    ``kind`` is one of ``connect_timeout``, ``read_timeout``, ``deadline`` (the answer
+    took longer than the request's total timeout), ``tls``, ``connection``, ``too_large``,
+    ``invalid_url``, ``protocol``, ``oauth``.
     """
 
     def __init__(self, kind: str, message: str, *, url: str = "") -> None:

@@ -8,14 +8,23 @@ gives them); any other block (folded lines, a stray CR, names the email parser t
 differently) goes through the email parser, as in the standard library. Status line,
 1xx answers, HTTP version, framing (chunked, Content-Length, HEAD, 204, 304) and
 keep-alive are decided by the same rules as :meth:`http.client.HTTPResponse.begin`.
+
+A response given a ``deadline`` reads its socket through :class:`_DeadlineReader`: every
+socket read, status line and header lines included, first checks the request's total
+deadline, so a server trickling its header block a byte at a time (each byte within the
+read timeout) cannot hold a poll past its total timeout.
 """
 
 from __future__ import annotations
 
 import email.parser
 import http.client
+import io
 import re
+import socket
+import time
 from collections.abc import Sequence
+from typing import Any
 
 #: A header line that the email parser reads as exactly one field: a name of visible
 #: characters other than ":" directly before the first colon (so no folded continuation,
@@ -54,11 +63,86 @@ def read_fields(
     return message, fields
 
 
+class DeadlineExceeded(TimeoutError):
+    """The request's total deadline passed while its answer was still arriving."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reading side that refuses to read past ``deadline`` (monotonic seconds).
+
+    It wraps the socket's own unbuffered reader (so the socket stays open while the
+    response reads it, as ``makefile`` promises, even after its connection is closed) and
+    shortens the socket timeout near the deadline: no single read waits beyond it.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+        # The read timeout was set before the answer is read; only this reader changes it.
+        self._timeout = sock.gettimeout()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the response took longer than its total timeout")
+        timeout = self._timeout
+        shortened = timeout is None or timeout > left
+        if shortened:
+            self._sock.settimeout(left)
+            self._timeout = left
+        try:
+            read: int | None = self._raw.readinto(buffer)
+        except TimeoutError:
+            if shortened:  # the wait ended at the deadline, not at the read timeout
+                raise DeadlineExceeded("the response took longer than its total timeout") from None
+            raise
+        return read
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _Deadlined:
+    """What :class:`http.client.HTTPResponse` asks of its socket (``makefile``), giving a
+    reader bound to a deadline."""
+
+    __slots__ = ("_deadline", "_sock")
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
 class Response(http.client.HTTPResponse):
     """An ``http.client`` response whose header block is read by :func:`read_fields`;
-    after :meth:`begin`, ``fields`` lists its header fields as ``msg.items()`` would."""
+    after :meth:`begin`, ``fields`` lists its header fields as ``msg.items()`` would.
+    With a ``deadline`` (monotonic seconds) no read of the answer goes past it
+    (:class:`DeadlineExceeded`)."""
 
     fields: Sequence[tuple[str, str]] = ()
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        debuglevel: int = 0,
+        method: str | None = None,
+        url: str | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        # http.client only calls the socket's makefile: the stand-in gives the bounded one.
+        source: Any = sock if deadline is None else _Deadlined(sock, deadline)
+        super().__init__(source, debuglevel, method, url)
 
     def begin(self) -> None:
         if self.headers is not None:

@@ -19,6 +19,7 @@ exceptions urllib3 raises).
 from __future__ import annotations
 
 import errno
+import functools
 import http.client
 import ssl
 from collections.abc import Iterable, Mapping
@@ -31,7 +32,7 @@ from urllib3.connection import HTTPConnection
 from urllib3.util import Retry, Timeout
 
 from connector.http.response import HeaderValue, HttpTransportError, redact_url
-from connector.http.response_head import Response
+from connector.http.response_head import DeadlineExceeded, Response
 
 #: As requests: a failed poll is not retried here (the scheduler backs off and polls again).
 _NO_RETRIES = Retry(total=False, redirect=False)
@@ -171,8 +172,10 @@ def send_kept(
     method: str,
     timeouts: tuple[float | None, float | None],
     url: str,
+    deadline: float,
 ) -> Reply:
-    """Send ``payload`` on ``conn``, a connected keep-alive connection taken from ``pool``.
+    """Send ``payload`` on ``conn``, a connected keep-alive connection taken from ``pool``;
+    the answer is read within ``deadline`` (monotonic seconds).
 
     As urllib3 does: the request is written under the connect timeout, the answer read
     under the read timeout; a write the server cut short may still be answered; on any
@@ -189,7 +192,7 @@ def send_kept(
             if exc.errno not in _ANSWERABLE:
                 raise
         sock.settimeout(timeouts[1])
-        raw = Response(sock, method=method)
+        raw = Response(sock, method=method, deadline=deadline)
         try:
             raw.begin()
         except OSError as exc:
@@ -236,10 +239,14 @@ def send_new(
     body: bytes | None,
     timeout: Timeout,
     url: str,
+    deadline: float,
 ) -> Reply:
     """Send on ``conn`` (from ``pool``, not connected yet) through urllib3: what ``urlopen``
     does for a direct request without retries or redirects, minus re-encoding the already
-    encoded target and building a retry policy. urllib3 connects (TLS included)."""
+    encoded target and building a retry policy. urllib3 connects (TLS included); the
+    answer is read within ``deadline`` (monotonic seconds)."""
+    # http.client makes the connection's response with response_class(sock, method=...).
+    conn.response_class = functools.partial(Response, deadline=deadline)  # type: ignore[assignment]
     try:
         response = pool._make_request(
             conn,
@@ -324,6 +331,8 @@ def transport_error(exc: Exception, safe: str) -> HttpTransportError:
     errors = urllib3.exceptions
     if isinstance(exc, HttpTransportError):
         return exc
+    if past_deadline(exc):
+        return deadline_error(safe)
     if isinstance(exc, errors.ProxyError):
         # str(exc) would repeat the full URL, query string included.
         return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
@@ -358,6 +367,25 @@ def transport_error(exc: Exception, safe: str) -> HttpTransportError:
     ):
         return HttpTransportError("connection", f"connection failed ({_cause(exc)})", url=safe)
     return HttpTransportError("protocol", type(exc).__name__, url=safe)
+
+
+def past_deadline(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: urllib3 turns socket timeouts into its own
+    errors) is a read stopped by the request's total deadline."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, DeadlineExceeded):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def deadline_error(safe: str) -> HttpTransportError:
+    return HttpTransportError(
+        "deadline", "the response took longer than its total timeout", url=safe
+    )
 
 
 def _cause(exc: BaseException) -> str:

@@ -233,3 +233,90 @@ def test_headers_are_grouped_as_sent_and_read_joined() -> None:
     )
     assert grouped == {"Set-Cookie": ["a=1", "b=2", "c=3"], "X-One": "1"}
     assert values == {"set-cookie": "a=1, b=2, c=3", "x-one": "1"}
+
+
+def _trickle(head: bytes, step: float, stop: threading.Event) -> Callable[[socket.socket], None]:
+    """An answer sending ``head`` whole, then a header line a byte every ``step`` seconds
+    (each byte well within the read timeout), for far longer than the total timeout."""
+
+    def send(conn: socket.socket) -> None:
+        try:
+            conn.sendall(head)
+            for byte in b"X-Pad: " + b"p" * 400:
+                if stop.wait(step):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            return  # the client gave up and closed the connection
+
+    return send
+
+
+def _trickled(
+    scripted: Callable[[list[Answer]], ScriptedServer], answers: list[Answer], kept: bool
+) -> HttpTransportError:
+    server = scripted(answers)
+    # Total timeout: connect + read = 1.2 s; the trickle would take 20 s.
+    request = BoundRequest(
+        method="GET", url=server.url + "/t?token=SECRET2", connect_timeout=0.4, read_timeout=0.8
+    )
+    with HttpClient() as client:
+        if kept:
+            client.execute(request)
+        with pytest.raises(HttpTransportError) as exc:
+            client.execute(request)
+    assert "SECRET2" not in str(exc.value)
+    return exc.value
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["kept-connection", "new-connection"])
+def test_a_trickled_header_block_stops_at_the_total_deadline(
+    scripted: Callable[[list[Answer]], ScriptedServer], kept: bool
+) -> None:
+    stop = threading.Event()
+    trickle = _trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", 0.05, stop)
+    try:
+        error = _trickled(scripted, [answer(b"{}"), trickle] if kept else [trickle], kept)
+    finally:
+        stop.set()
+    assert error.kind == "deadline"
+
+
+def test_a_trickled_status_line_stops_at_the_total_deadline(
+    scripted: Callable[[list[Answer]], ScriptedServer],
+) -> None:
+    stop = threading.Event()
+
+    def status_line(conn: socket.socket) -> None:
+        try:
+            for byte in b"HTTP/1.1 200 " + b"O" * 400:
+                if stop.wait(0.05):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            return
+
+    try:
+        error = _trickled(scripted, [answer(b"{}"), status_line], True)
+    finally:
+        stop.set()
+    assert error.kind == "deadline"
+
+
+def test_endless_interim_answers_stop_at_the_total_deadline(
+    scripted: Callable[[list[Answer]], ScriptedServer],
+) -> None:
+    stop = threading.Event()
+
+    def continues(conn: socket.socket) -> None:
+        try:
+            while not stop.wait(0.05):
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        except OSError:
+            return
+
+    try:
+        error = _trickled(scripted, [continues], False)
+    finally:
+        stop.set()
+    assert error.kind == "deadline"
