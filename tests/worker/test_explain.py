@@ -11,7 +11,7 @@ import pytest
 from connector.cli import main
 from connector.devengine.server import DevEngine
 from tests.worker.bpmn_builder import catch_process, polling_properties
-from tests.worker.harness import Endpoint
+from tests.worker.harness import Endpoint, until
 
 SECRET = "s3cr3t-api-key"
 
@@ -173,3 +173,31 @@ def test_process_id_reads_the_deployed_diagram_from_the_cluster(
     assert json.loads(out)["condition"]["met"] is True  # the latest version's condition
     assert main([*args[:2], "nope", "--rest-address", dev.rest_url]) == 2
     assert "no deployed process 'nope'" in capsys.readouterr().err
+
+
+def test_publish_sends_the_message_and_the_instance_moves_on(
+    dev: DevEngine,
+    tmp_path: Path,
+    endpoint: Endpoint,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bpmn = _bpmn(tmp_path, '=body.status = "done"')
+    dev.engine.deploy([("orders.bpmn", Path(bpmn).read_bytes())])
+    variables = {"base": endpoint.url, "id": "A-1"}
+    instance = dev.engine.create_process_instance("orders", variables=variables)
+    key = int(instance.process_instance_key)
+    endpoint.set(f"/orders/A-1?key={SECRET}", {"id": "A-1", "status": "waiting"})
+    args = ["explain", bpmn, "--variables", json.dumps(variables), "--json", "--publish"]
+    args += ["--grpc-address", dev.grpc_address]
+    # Not met: nothing is published, and the instance keeps waiting.
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["published"] == "no (the activation condition is not met)"
+    assert dev.engine.process_instances(key=key)[0].state == "ACTIVE"
+    # Met: the message goes to the cluster and correlates; the instance completes.
+    endpoint.set(f"/orders/A-1?key={SECRET}", {"id": "A-1", "status": "done"})
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["published"] == "published", err
+    assert SECRET not in out + err
+    until(lambda: dev.engine.process_instances(key=key)[0].state == "COMPLETED", what="completed")
