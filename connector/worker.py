@@ -223,6 +223,8 @@ class Worker:
         await stop.wait()
         if watcher_task is not None:
             watcher_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher_task
         log_event(log, "stopping", grace_seconds=self.settings.shutdown_grace)
         self.scheduler.stop()
         self.pipeline.stop()

@@ -259,6 +259,7 @@ def test_worker_follows_the_replica_count(
     dev: DevEngine, endpoint: Endpoint, kube: FakeKubernetes
 ) -> None:
     props = polling_properties(URL, interval="PT30S")
+    props["processPollingInterval"] = "PT60S"
     dev.engine.deploy([("p.bpmn", catch_process("scaled", props).encode())])
     keys: set[str] = set()
     for n in range(12):
@@ -280,7 +281,12 @@ def test_worker_follows_the_replica_count(
         "--shard-count-interval",
         "0.1",
         "--full-reconciliation-interval",
-        "600",  # only the re-shard may trigger one during the test
+        "600",
+        # The increments must not re-read the instances (they were created just now).
+        "--discovery-overlap",
+        "0.001",
+        # After the first cycle, only a re-shard may start one during the test.
+        discovery=60.0,
         env=pod_env(kube, 0),
     )
     try:
