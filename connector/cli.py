@@ -101,20 +101,23 @@ def _validate(paths: Sequence[str]) -> int:
 
 def _run(namespace: argparse.Namespace) -> int:
     from connector.config import OPTIONS, ConfigError, load_settings
+    from connector.kubernetes import KubernetesError
     from connector.observability import setup_logging
+    from connector.resharding import resolve_shard_count
     from connector.worker import run_worker
 
     flags = {opt.field: getattr(namespace, opt.field, None) for opt in OPTIONS}
     try:
         settings = load_settings(flags)
+        # --shard-count auto: the replica count is read before anything starts.
+        settings, shard_count_reader = resolve_shard_count(settings, os.environ)
     except ConfigError as exc:
-        print("http-polling-connector: invalid configuration", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 2
+        return _invalid(exc.problems)
+    except KubernetesError as exc:
+        return _invalid([f"--shard-count=auto: {exc}"])
     setup_logging(settings.log_format, settings.log_level)
     try:
-        code = asyncio.run(run_worker(settings))
+        code = asyncio.run(run_worker(settings, shard_count_reader))
     except KeyboardInterrupt:
         code = 0
     # Exit now: the interpreter would otherwise wait for pool threads still blocked in a
@@ -123,6 +126,13 @@ def _run(namespace: argparse.Namespace) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _invalid(problems: Sequence[str]) -> int:
+    print("http-polling-connector: invalid configuration", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 2
 
 
 def quiet_grpc_logs() -> None:

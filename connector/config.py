@@ -80,6 +80,10 @@ class Settings(BaseModel):
     max_backoff: float = 300.0
     shard_index: int = 0
     shard_count: int = 1
+    # --shard-count auto: shard_count is the StatefulSet's replica count, read at start
+    # (connector.resharding) and again every shard_count_interval seconds.
+    shard_count_auto: bool = False
+    shard_count_interval: float = 30.0
     tenant_ids: str | None = None
     max_response_bytes: int = 10 * 1024 * 1024
     # Zeebe's default maxMessageSize: larger messages are refused by the broker.
@@ -363,7 +367,17 @@ OPTIONS: tuple[Option, ...] = (
         "--shard-count",
         ("CONNECTOR_SHARD_COUNT",),
         "int",
-        "number of replicas splitting the waiting instances (default 1)",
+        "number of replicas splitting the waiting instances, or auto: the replica count of "
+        "this pod's Kubernetes StatefulSet, read from the API at start and every "
+        "--shard-count-interval (needs get on statefulsets/scale) (default 1)",
+    ),
+    Option(
+        "shard_count_interval",
+        "--shard-count-interval",
+        ("CONNECTOR_SHARD_COUNT_INTERVAL",),
+        "duration",
+        "with --shard-count auto: how often the replica count is read again; a change "
+        "re-shards at once: seconds or ISO 8601 (default 30)",
     ),
     Option(
         "tenant_ids",
@@ -584,6 +598,11 @@ def load_settings(
             except ValueError as exc:
                 problems.append(f"{_describe_origin(opt, origin)}=auto: {exc}")
                 continue
+        if opt.field == "shard_count" and str(raw).strip().lower() == "auto":
+            # Resolved from the Kubernetes API at start (I/O stays out of the configuration).
+            values["shard_count_auto"] = True
+            origins["shard_count_auto"] = origin
+            continue
         try:
             value = _convert(opt, raw, origin)
         except ValueError as exc:
@@ -672,6 +691,7 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
         "max_backoff",
         "full_reconciliation_interval",
         "min_discovery_interval",
+        "shard_count_interval",
     ):
         if field in values and values[field] <= 0:
             problems.append(f"{_name(field)}: must be greater than zero")
@@ -689,6 +709,10 @@ def _check(values: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
     index = values.get("shard_index", 0)
     if count < 1:
         problems.append(f"{_name('shard_count')}: must be at least 1")
+    elif values.get("shard_count_auto"):
+        # An ordinal beyond the replica count is a pod being removed: it serves nothing.
+        if index < 0:
+            problems.append(f"{_name('shard_index')}: must not be negative")
     elif not 0 <= index < count:
         problems.append(f"{_name('shard_index')}: must be between 0 and {count - 1} (shard count)")
     for tenant in (values.get("tenant_ids") or "").split(","):

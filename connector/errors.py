@@ -14,6 +14,8 @@ can catch the whole family, or one branch of it::
     ├── ClusterError                    a REST call to the cluster failed (connector.discovery)
     ├── PublishError                    a message could not be published (connector.publish)
     ├── ConfigError                     the worker configuration is invalid (connector.config)
+    ├── KubernetesError                 the StatefulSet's replica count is unreadable
+    │                                   (connector.kubernetes, --shard-count auto)
     ├── SecretNotFoundError             a referenced secret is not set (a LookupError)
     └── PollFailure                     a failed poll step, labelled by a PollOutcome
                                         (connector.scheduler)

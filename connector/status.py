@@ -8,7 +8,7 @@ reads, so it can never change the state it reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,7 +71,7 @@ class WorkerView:
     deployed: DeployedState
     health: HealthState
     activity: ActivityReader
-    shard: tuple[int, int]  # (index, count)
+    shard: Callable[[], tuple[int, int]]  # (index, count) now: auto counts change
 
 
 def inbound_status(view: WorkerView) -> dict[str, Any]:
@@ -139,6 +139,7 @@ def inbound_status(view: WorkerView) -> dict[str, Any]:
             "details": {"Process instances": len(element["pollers"])},
         }
     health = view.health
+    shard_index, shard_count = view.shard()
     return {
         "cluster": {
             "rest": _state(health.rest_up),
@@ -147,7 +148,7 @@ def inbound_status(view: WorkerView) -> dict[str, Any]:
             "lastDiscoveryError": health.last_discovery_error,
             "grpcError": health.grpc_error,
         },
-        "shard": {"index": view.shard[0], "count": view.shard[1]},
+        "shard": {"index": shard_index, "count": shard_count},
         "pollers": len(view.pollers),
         "httpCalls": view.pollers.http_calls,
         "elements": elements,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -58,6 +57,7 @@ class InstanceTracker:
         self.last_discovery: float | None = None
         self.applied = False  # a first snapshot was applied
         self._active_elements: set[tuple[int, str]] = set()
+        self._nudged = asyncio.Event()  # run the next cycle now (after a re-shard)
 
     async def run(self, stop: asyncio.Event, zeebe: ZeebeClient) -> None:
         """Discover until ``stop``; probe the gateway while it is not known to be up."""
@@ -88,8 +88,21 @@ class InstanceTracker:
                 delay = max(0.0, pace - (time.monotonic() - started))
             if self._health.grpc_up is not True:
                 await self._health.check_grpc(zeebe)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await self._pause(stop, delay)
+
+    def nudge(self) -> None:
+        """Start the next discovery cycle now instead of after the interval."""
+        self._nudged.set()
+
+    async def _pause(self, stop: asyncio.Event, delay: float) -> None:
+        """Wait ``delay`` seconds, or less when stopped or nudged."""
+        waits = (asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._nudged.wait()))
+        try:
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        self._nudged.clear()
 
     def apply(self, snapshot: Snapshot) -> None:
         self.last_discovery = time.time()

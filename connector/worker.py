@@ -39,6 +39,7 @@ from connector.http import HttpClient
 from connector.http.oauth import SHARED_PROVIDER
 from connector.observability import ActivityLog, Metrics, log_event
 from connector.pipeline import PollPipeline, PollScheduler, instance_fields
+from connector.resharding import ReadCount, ShardCountWatcher, describe_shard
 from connector.scheduler import Scheduler, SchedulerLimits
 from connector.secrets import EnvSecretProvider, SecretProvider
 from connector.status import WorkerView, inbound_status, status_page
@@ -67,8 +68,11 @@ class Worker:
         http: HttpClient | None = None,
         secrets: SecretProvider | None = None,
         metrics: Metrics | None = None,
+        shard_count_reader: ReadCount | None = None,
     ) -> None:
         self.settings = settings
+        # --shard-count auto: reads the replica count again while running.
+        self._shard_count_reader = shard_count_reader
         self.metrics = metrics or Metrics()
         self._gateway = None if zeebe is None else Gateway(zeebe)
         self._rest_client: RestClient | None = None
@@ -162,7 +166,7 @@ class Worker:
                 deployed=self.tracker,
                 health=self.health,
                 activity=self.activity,
-                shard=(self.settings.shard_index, self.settings.shard_count),
+                shard=self.shard,
             )
             self.status_server = StatusServer(
                 self.metrics,
@@ -188,9 +192,24 @@ class Worker:
             rest=self.settings.rest_base,
             grpc=self.settings.grpc_address,
             source=self.settings.discovery_source,
-            shard=f"{self.settings.shard_index}/{self.settings.shard_count}",
+            shard="{}/{}".format(*self.shard()),
         )
+        idle = describe_shard(*self.shard())
+        if idle is not None:
+            log_event(log, idle, logging.WARNING)
         return self._gateway
+
+    def shard(self) -> tuple[int, int]:
+        """(index, count) served now: the count changes with --shard-count auto."""
+        return self.discovery.shard_index, self.discovery.shard_count
+
+    async def _reshard(self, count: int) -> None:
+        """Serve the shard of the new count: drop what is no longer owned, and reconcile
+        at once for what is now (on the discovery thread, between cycles)."""
+        loop = asyncio.get_running_loop()
+        index = self.settings.shard_index
+        await loop.run_in_executor(self._discovery_pool, self.discovery.reshard, index, count)
+        self.tracker.nudge()
 
     async def main_loop(self, stop: asyncio.Event, gateway: Gateway) -> None:
         """Discover and poll until ``stop``; then stop scheduling new polls."""
@@ -200,7 +219,12 @@ class Worker:
         discovery_task = asyncio.ensure_future(
             self._supervise("discovery", lambda: self.tracker.run(stop, gateway.client), stop)
         )
+        watcher_task = self._watch_shard_count(stop)
         await stop.wait()
+        if watcher_task is not None:
+            watcher_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher_task
         log_event(log, "stopping", grace_seconds=self.settings.shutdown_grace)
         self.scheduler.stop()
         self.pipeline.stop()
@@ -209,6 +233,21 @@ class Worker:
             await discovery_task
         with contextlib.suppress(asyncio.CancelledError):
             await scheduler_task
+
+    def _watch_shard_count(self, stop: asyncio.Event) -> asyncio.Future[None] | None:
+        """With --shard-count auto: follow the replica count until ``stop``."""
+        if self._shard_count_reader is None:
+            return None
+        watcher = ShardCountWatcher(
+            self._shard_count_reader,
+            index=self.settings.shard_index,
+            count=self.discovery.shard_count,
+            interval=self.settings.shard_count_interval,
+            apply=self._reshard,
+        )
+        return asyncio.ensure_future(
+            self._supervise("shard count", lambda: watcher.run(stop), stop)
+        )
 
     async def shutdown(self) -> None:
         """Give in-flight polls and publishes the grace period, then close everything."""
@@ -254,14 +293,14 @@ class Worker:
         return self.tracker.applied and bool(health.rest_up) and health.grpc_up is not False
 
 
-async def run_worker(settings: Settings) -> int:
+async def run_worker(settings: Settings, shard_count_reader: ReadCount | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    worker = Worker(settings)
+    worker = Worker(settings, shard_count_reader=shard_count_reader)
     watchdog = asyncio.ensure_future(_exit_watchdog(stop, settings.shutdown_grace))
     try:
         return await worker.run(stop)

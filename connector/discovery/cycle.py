@@ -55,6 +55,17 @@ class Discovery:
         self._top_key: int | None = None  # highest listed definition key, last cycle
         self._reset_reason: str | None = None
 
+    def reshard(self, shard_index: int, shard_count: int) -> None:
+        """Serve another shard from now on: the instances no longer owned are dropped at
+        once (the next snapshot leaves them out); newly owned ones come with the next
+        cycle. Call it between cycles (on the thread that runs them)."""
+        self.shard_index, self.shard_count = shard_index, shard_count
+        self._waiting = {
+            key: instance
+            for key, instance in self._waiting.items()
+            if owns(instance.element_instance_key, shard_index, shard_count)
+        }
+
     def definition(self, key: int) -> Definition | None:
         return self._cache.get(key)
 

@@ -174,6 +174,7 @@ class IncrementalDiscovery(Discovery):
         # a transient failure): tried again every cycle, not just while in the overlap.
         self._deferred: dict[int, SubscriptionRow] = {}
         self._initialized = False
+        self._resharded = False
         self.repaired_total = 0
         self.full_cycles = 0
 
@@ -258,6 +259,19 @@ class IncrementalDiscovery(Discovery):
             self._reset_reason = reason
             log.warning("cluster state reset detected (%s): reloading", reason)
         return True
+
+    def reshard(self, shard_index: int, shard_count: int) -> None:
+        """As :meth:`Discovery.reshard`, and the next cycle is a full reconciliation: the
+        increments only see changed subscriptions, not the instances the new shard adds."""
+        self.shard_index, self.shard_count = shard_index, shard_count
+        for key, instance in list(self._waiting.items()):
+            if not owns(instance.element_instance_key, shard_index, shard_count):
+                self._remove(key)
+        self._by_subscription = {
+            sub: key for sub, key in self._by_subscription.items() if key in self._waiting
+        }
+        self._resharded = True  # what the reconciliation adds is the new shard, not a miss
+        self.force_full()
 
     def force_full(self) -> None:
         """Run a full reconciliation on the next cycle."""
@@ -524,6 +538,7 @@ class IncrementalDiscovery(Discovery):
     def _reconcile(self, new: list[Definition]) -> int:
         """The complete scan; returns how many entries the increments had missed."""
         first = not self._initialized
+        resharded, self._resharded = self._resharded, False
         if first:
             # Before the scan: whatever changes after it is newer than this.
             self._raise_watermark(self._anchor(), self._clock())
@@ -569,6 +584,8 @@ class IncrementalDiscovery(Discovery):
             sub: key for sub, key in self._by_subscription.items() if key in self._waiting
         }
         repaired = len(added) + len(removed)
+        if resharded:
+            repaired = 0
         if repaired:
             self.repaired_total += repaired
             self._log_repairs([p[0] for _, p in added], [g for g in gone if g is not None])

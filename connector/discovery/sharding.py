@@ -16,4 +16,8 @@ def shard_of(element_instance_key: int, shard_count: int) -> int:
 
 
 def owns(element_instance_key: int, shard_index: int, shard_count: int) -> bool:
-    return shard_count <= 1 or shard_of(element_instance_key, shard_count) == shard_index
+    """Whether shard ``shard_index`` serves the instance. An index at or beyond the count
+    (a StatefulSet pod being removed by a scale-down) serves nothing."""
+    if shard_count <= 1:
+        return shard_index == 0
+    return shard_of(element_instance_key, shard_count) == shard_index

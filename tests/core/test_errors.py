@@ -21,6 +21,7 @@ from connector.errors import (
     ElementPropertyError,
     PollOutcome,
 )
+from connector.kubernetes import KubernetesError
 from connector.publish import PublishError
 from connector.scheduler import PollFailure
 from connector.secrets import SecretNotFoundError
@@ -39,6 +40,7 @@ CLASSES: dict[str, type[BaseException]] = {
         ClusterError,
         PublishError,
         ConfigError,
+        KubernetesError,
         SecretNotFoundError,
         PollFailure,
     )
