@@ -54,6 +54,7 @@ class Discovery:
         self._waiting: dict[tuple[int, str], WaitingInstance] = {}  # the last cycle's
         self._top_key: int | None = None  # highest listed definition key, last cycle
         self._reset_reason: str | None = None
+        self._unreachable = False  # the last cycle failed to reach the cluster
 
     def reshard(self, shard_index: int, shard_count: int) -> None:
         """Serve another shard from now on: the instances no longer owned are dropped at
@@ -124,6 +125,7 @@ class Discovery:
             configs={c.element_id: c for c in configs},
             errors=tuple(errors),
             ancestors=ancestors,
+            xml_digest=Definition.digest(xml),
         )
         with self._lock:
             self._cache[ref.key] = definition
@@ -132,7 +134,57 @@ class Discovery:
         return definition
 
     def cycle(self) -> Snapshot:
-        """One discovery pass; raises :class:`ClusterError` when the cluster fails."""
+        """One discovery pass; raises :class:`ClusterError` when the cluster fails.
+
+        The first pass after the cluster could not be reached first re-reads the cached
+        definitions (:meth:`_recheck`): a cluster that restarted with its state lost and
+        was given the same deployments again hands out the same keys, which no cycle
+        would otherwise notice.
+        """
+        try:
+            if self._unreachable:
+                self._recheck()
+            snapshot = self._cycle()
+        except ClusterError as exc:
+            if exc.transient:
+                self._unreachable = True
+            raise
+        self._unreachable = False
+        return snapshot
+
+    def _recheck(self) -> None:
+        """Compare each cached definition with polling elements (the ones whose staleness
+        would poll the wrong endpoint) with the cluster's XML; different content under
+        the same key means the cluster's state was reset: everything kept by key is
+        dropped. A definition not visible (yet) is no evidence: the secondary storage of
+        a restarted cluster may lag, and a wiped one shows in its definition keys."""
+        with self._lock:
+            cached = [d for d in self._cache.values() if d.has_polling]
+        for definition in cached:
+            try:
+                xml = self.source.xml(definition.ref.key)
+            except ClusterError as exc:
+                if exc.transient:
+                    raise
+                continue  # unreadable now (e.g. 403): not evidence of a reset
+            if xml is None or Definition.digest(xml) == definition.xml_digest:
+                continue
+            self._reset_reason = (
+                f"definition {definition.ref.key} ({definition.ref.process_id or 'process'}) "
+                "has other content after the cluster was unreachable"
+            )
+            log.warning("cluster state reset detected (%s): reloading", self._reset_reason)
+            self._forget_definitions()
+            return
+
+    def _forget_definitions(self) -> None:
+        """Drop what was learnt by key from a cluster whose state was reset."""
+        with self._lock:
+            self._cache.clear()
+        self._unreadable.clear()
+        self._waiting = {}
+
+    def _cycle(self) -> Snapshot:
         started = time.monotonic()
         before = self.source.requests_made
         new: list[Definition] = []

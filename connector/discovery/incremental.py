@@ -187,7 +187,7 @@ class IncrementalDiscovery(Discovery):
 
     # ------------------------------------------------------------------ cycle
 
-    def cycle(self) -> Snapshot:
+    def _cycle(self) -> Snapshot:
         started = time.monotonic()
         before = self.source.requests_made
         new: list[Definition] = []

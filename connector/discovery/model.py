@@ -3,6 +3,7 @@ and the :class:`Source` interface every cluster API implements."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -29,6 +30,13 @@ class Definition:
     errors: tuple[ElementConfigError, ...] = ()
     #: element id -> enclosing sub-process ids, innermost first (for variable scopes)
     ancestors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: A digest of the deployed XML: after an outage, tells a definition redeployed under
+    #: the same key (a reset cluster) from the one cached.
+    xml_digest: bytes = b""
+
+    @staticmethod
+    def digest(xml: str) -> bytes:
+        return hashlib.blake2b(xml.encode(), digest_size=16).digest()
 
     @property
     def has_polling(self) -> bool:

@@ -425,3 +425,47 @@ def test_cluster_reset_starts_again_from_nothing(redeploy: bool) -> None:
         later = start(second, "later", 9)
         clock.advance(1_000)
         assert waiting_piks(disc.cycle()) == set(new) | {later}
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_reset_hidden_behind_an_outage_is_found_by_rereading_definitions(mode: str) -> None:
+    """The cluster goes away and comes back wiped, given the same process again (edited)
+    before any cycle could see it empty: the same definition key, process id and version.
+    The first cycle after the outage compares the cached XML with the cluster's."""
+    clock = ManualClock()
+    first_url = '="http://127.0.0.1:9/first/" + id'
+    with DevEngine.run_in_thread("127.0.0.1", clock=clock) as first:
+        key = deploy(first, catch_process("same", polling_properties(first_url)))
+        start(first, "same", 0)
+        source = RestV2Source(RestClient(first.rest_url), page_size=50)
+        disc = (
+            Discovery(source)
+            if mode == "full"
+            else IncrementalDiscovery(source, clock=lambda: clock.now_ms() / 1000.0)
+        )
+        clock.advance(1_000)
+        [instance] = disc.cycle().waiting.values()
+        assert instance.config.url.raw == first_url
+    source.client.base_url = "http://127.0.0.1:9"  # nobody answers there
+    with pytest.raises(ClusterError):
+        disc.cycle()
+    with DevEngine.run_in_thread("127.0.0.1", clock=clock) as second:
+        source.client.base_url = second.rest_url
+        edited = '="http://127.0.0.1:9/second/" + id'
+        assert deploy(second, catch_process("same", polling_properties(edited))) == key
+        start(second, "same", 0)
+        clock.advance(1_000)
+        snapshot = disc.cycle()
+        assert snapshot.reset_reason is not None and "other content" in snapshot.reset_reason
+        [instance] = snapshot.waiting.values()
+        assert instance.config.url.raw == edited
+        # Reported once; an outage of a cluster that kept its state is no reset.
+        assert disc.cycle().reset_reason is None
+        source.client.base_url = "http://127.0.0.1:9"
+        with pytest.raises(ClusterError):
+            disc.cycle()
+        source.client.base_url = second.rest_url
+        clock.advance(1_000)
+        snapshot = disc.cycle()
+        assert snapshot.reset_reason is None
+        assert [w.config.url.raw for w in snapshot.waiting.values()] == [edited]
