@@ -120,6 +120,8 @@ def _run(namespace: argparse.Namespace) -> int:
         code = asyncio.run(run_worker(settings, shard_count_reader))
     except KeyboardInterrupt:
         code = 0
+    except ConfigError as exc:  # found while starting, e.g. an unwritable --state-dir
+        return _invalid(exc.problems)
     # Exit now: the interpreter would otherwise wait for pool threads still blocked in a
     # trickling response or a hung cluster call (the worker has stopped and logged it).
     logging.shutdown()

@@ -100,6 +100,7 @@ class Settings(BaseModel):
     log_format: LogFormat = "plain"
     log_level: str = "INFO"
     shutdown_grace: float = 10.0
+    state_dir: str | None = None
 
     @property
     def saas(self) -> bool:
@@ -484,6 +485,14 @@ OPTIONS: tuple[Option, ...] = (
         ("CONNECTOR_SHUTDOWN_GRACE",),
         "duration",
         "on SIGTERM, time to finish in-flight publishes: seconds or ISO 8601 (default 10)",
+    ),
+    Option(
+        "state_dir",
+        "--state-dir",
+        ("CONNECTOR_STATE_DIR",),
+        "str",
+        "directory where observed activations whose publish failed are kept until published, "
+        "so that they survive a restart (default: none, kept in memory only)",
     ),
 )
 

@@ -45,6 +45,7 @@ from connector.correlation import Activation, CorrelationError, ResponseEvaluato
 from connector.discovery import ClusterError, WaitingInstance
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
+from connector.journal import ActivationJournal, Kept
 from connector.observability import ActivityLog, Metrics, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
 from connector.scheduler import STOPPED, Poller, PollFailure, Prepared, Scheduler
@@ -216,6 +217,14 @@ def message_size(variables: object) -> int:
     return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+@dataclass(slots=True)
+class _Journaling:
+    """One activation being published, and whether the journal holds it."""
+
+    kept: Kept
+    written: bool
+
+
 def http_failure(exc: Exception) -> PollFailure:
     """The outcome of a failed HTTP call; a 429 or 503 may ask for a pause (Retry-After)."""
     if isinstance(exc, HttpStatusError):
@@ -256,6 +265,7 @@ class PollPipeline:
         activity: ActivityLog,
         metrics: Metrics,
         poller: Callable[[InstanceKey], Poller[WaitingInstance] | None],
+        journal: ActivationJournal | None = None,
     ) -> None:
         self.zeebe: ZeebeClient | None = None
         self.activity = activity
@@ -273,6 +283,15 @@ class PollPipeline:
         # Each instance's last variables read, used while the cluster is unreachable.
         self._last_vars: Variables = {}
         self._shutting_down = False
+        # Kept activations on disk (--state-dir): written in a thread of their own (fsync).
+        self._journal = journal
+        self._journal_pool = (
+            None
+            if journal is None
+            else concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
+        )
+        self._journaled: dict[InstanceKey, Kept] = {}  # from the last run, until replayed
+        self._replaying: dict[InstanceKey, asyncio.Future[str]] = {}
         metrics.declare(
             "publish_retries_total", "counter", "Retries of kept activations' publishes."
         )
@@ -477,8 +496,10 @@ class PollPipeline:
             element_instance_key=target.element_instance_key,
             correlation_key=activation.correlation_key,
         )
-        if self.published.already(target):
-            return "already_published"  # the query API has not caught up yet
+        if self.published.already(target) or target.key in self._replaying:
+            # The query API has not caught up yet, or the activation a previous run
+            # observed is being published for this instance.
+            return "already_published"
         size = message_size(activation.variables)
         if size > self._settings.max_message_bytes:
             # The broker would refuse it every time: a per-element error, not back-pressure.
@@ -500,9 +521,43 @@ class PollPipeline:
             and poller.target.process_instance_key == target.process_instance_key
         )
 
-    async def _publish(self, target: WaitingInstance, activation: Activation) -> str:
+    async def _publish(
+        self, target: WaitingInstance, activation: Activation, *, journaled: bool = False
+    ) -> str:
         """Publish ``activation``, keeping it (same id and variables) until it is published
-        or the instance stops waiting. The poller stays busy meanwhile: no re-poll."""
+        or the instance stops waiting. The poller stays busy meanwhile: no re-poll.
+
+        With a journal, a kept activation is written down when its first publish fails
+        (``journaled``: it already was, by a previous run) and settled when it ends; one
+        still unpublished at shutdown stays in the journal for the next run.
+        """
+        entry = _Journaling(
+            Kept(
+                target.element_instance_key,
+                target.element_id,
+                target.process_instance_key,
+                target.tenant_id,
+                activation,
+            ),
+            journaled,
+        )
+        try:
+            result = await self._publish_kept(target, activation, entry)
+        except PollFailure as failure:
+            if failure.outcome == STOPPED:
+                self._unpublished(target, entry)
+            else:  # refused for good: nothing left to publish
+                await self._settle(entry, failure.outcome)
+            raise
+        except asyncio.CancelledError:  # the shutdown grace period is over
+            self._unpublished(target, entry)
+            raise
+        await self._settle(entry, result)
+        return result
+
+    async def _publish_kept(
+        self, target: WaitingInstance, activation: Activation, entry: _Journaling
+    ) -> str:
         zeebe = self.zeebe
         if zeebe is None:  # never: the gateway is opened before the first poll
             raise PollFailure("publish_error", "the gateway client is not open")
@@ -528,6 +583,9 @@ class PollPipeline:
                     failure = PollFailure("publish_error", str(exc))
                     raise self._note_failure(label, target, failure) from None
                 self.health.set_grpc(False, cause)
+                if not entry.written and self._journal is not None:
+                    await self._journal_call(self._journal.kept, entry.kept)
+                    entry.written = True
                 if tries == 1:
                     self._note_failure(label, target, "publish_error", exc)
                     log_event(
@@ -597,6 +655,122 @@ class PollPipeline:
         )
         log_event(log, "correlated", **fields, retried=tries > 1 or None)
         return "activated"
+
+    # ------------------------------------------------------------------ journal
+
+    def load_journal(self) -> int:
+        """Read what a previous run observed and could not publish (``--state-dir``);
+        published by :meth:`replay` after the first discovery. Returns how many."""
+        if self._journal is None:
+            return 0
+        self._journaled, unreadable = self._journal.load()
+        if unreadable:
+            log_event(
+                log,
+                "unreadable lines in the activation journal skipped",
+                logging.WARNING,
+                path=str(self._journal.path),
+                lines=unreadable,
+            )
+        return len(self._journaled)
+
+    def replay(self, waiting: Mapping[InstanceKey, WaitingInstance]) -> None:
+        """Publish each journaled activation whose instance still waits (same message id,
+        same variables); drop the others. Called once, with the first complete snapshot."""
+        pending, self._journaled = self._journaled, {}
+        for key, kept in pending.items():
+            target = waiting.get(key)
+            fields: dict[str, Any] = {
+                "element_id": kept.element_id,
+                "element_instance_key": str(kept.element_instance_key),
+                "process_instance_key": str(kept.process_instance_key),
+                "message_id": kept.activation.message_id,
+            }
+            if target is None or target.process_instance_key != kept.process_instance_key:
+                log_event(
+                    log,
+                    "journaled activation dropped: the instance no longer waits here",
+                    **fields,
+                )
+                self._journal_later(key, "abandoned")
+                continue
+            log_event(log, "publishing an activation observed before the restart", **fields)
+            publish = asyncio.ensure_future(self._publish(target, kept.activation, journaled=True))
+            self._replaying[key] = publish
+            publish.add_done_callback(functools.partial(self._replayed, key))
+
+    def _replayed(self, key: InstanceKey, publish: asyncio.Future[str]) -> None:
+        self._replaying.pop(key, None)
+        if not publish.cancelled():
+            publish.exception()  # noted by the publish itself; retrieved here
+
+    async def close(self) -> None:
+        """End replays still retrying (after :meth:`stop`) and the journal's thread."""
+        for publish in list(self._replaying.values()):
+            publish.cancel()
+        if self._replaying:
+            await asyncio.wait(list(self._replaying.values()))
+        if self._journal_pool is not None:
+            self._journal_pool.shutdown(wait=True)
+        if self._journal is not None:
+            self._journal.close()
+
+    async def _journal_call(self, write: Callable[..., None], *args: Any) -> None:
+        """A journal write (fsync) in the journal's thread; a failing disk is logged and the
+        activation stays kept in memory."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._journal_pool, write, *args)
+        except OSError as exc:
+            log_event(
+                log,
+                "activation journal write failed",
+                logging.ERROR,
+                reason=exc.strerror or str(exc),
+            )
+
+    def _journal_later(self, key: InstanceKey, outcome: str) -> None:
+        """Settle ``key`` in the journal's thread, without waiting for it."""
+        if self._journal_pool is not None:
+            self._journal_pool.submit(self._settle_quietly, key, outcome)
+
+    def _settle_quietly(self, key: InstanceKey, outcome: str) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.settled(key, outcome)
+        except OSError as exc:
+            log_event(
+                log,
+                "activation journal write failed",
+                logging.ERROR,
+                reason=exc.strerror or str(exc),
+            )
+
+    async def _settle(self, entry: _Journaling, outcome: str) -> None:
+        if entry.written and self._journal is not None:
+            await self._journal_call(self._journal.settled, entry.kept.key, outcome)
+
+    def _unpublished(self, target: WaitingInstance, entry: _Journaling) -> None:
+        """Shutting down with ``entry`` still unpublished: journal it now (a blocking write,
+        acceptable while stopping) or say that it is lost."""
+        if self._journal is not None and not entry.written:
+            try:
+                self._journal.kept(entry.kept)
+                entry.written = True
+            except OSError:
+                pass
+        kept = entry.written
+        log_event(
+            log,
+            "observed activation not published before shutdown",
+            logging.WARNING if kept else logging.ERROR,
+            **instance_fields(target),
+            message_id=entry.kept.activation.message_id,
+            reason="kept in the state directory: published after the restart"
+            if kept
+            else "no --state-dir: the activation is lost unless the endpoint reports it again",
+        )
 
     def _note_failure(
         self,

@@ -172,6 +172,10 @@ class InstanceTracker:
             log_event(log, "poller removed", **instance_fields(target))
         self._pipeline.keep_only(snapshot.waiting)
         self._log_element_changes(snapshot.waiting)
+        if not self.applied:
+            # The first snapshot is complete: activations a previous run observed and
+            # could not publish go to the instances that still wait.
+            self._pipeline.replay(snapshot.waiting)
         self.applied = True
 
     def _log_element_changes(self, waiting: Mapping[tuple[int, str], WaitingInstance]) -> None:

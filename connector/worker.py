@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from pyzeebe import ZeebeClient
 
@@ -37,6 +38,7 @@ from connector.correlation import ResponseEvaluator
 from connector.discovery import Discovery, RestClient, build_discovery, build_source
 from connector.http import HttpClient
 from connector.http.oauth import SHARED_PROVIDER
+from connector.journal import ActivationJournal
 from connector.observability import ActivityLog, Metrics, log_event
 from connector.pipeline import PollPipeline, PollScheduler, instance_fields
 from connector.resharding import ReadCount, ShardCountWatcher, describe_shard
@@ -104,6 +106,9 @@ class Worker:
         self._evaluator = ResponseEvaluator(_FEEL_THREADS)
         self.activity = ActivityLog()  # recent events per element, for /inbound and the page
         self.health = ClusterHealth(settings)
+        journal = (
+            None if settings.state_dir is None else ActivationJournal(Path(settings.state_dir))
+        )
         self.pipeline = PollPipeline(
             settings,
             http=self.http,
@@ -117,6 +122,7 @@ class Worker:
             activity=self.activity,
             metrics=self.metrics,
             poller=lambda key: self.scheduler.get(key),
+            journal=journal,
         )
         self.scheduler: PollScheduler = Scheduler(
             self.pipeline,
@@ -160,6 +166,14 @@ class Worker:
         if self._gateway is None:
             self._gateway = Gateway.open(self.settings, self._auth)
         self.pipeline.zeebe = self._gateway.client
+        journaled = self.pipeline.load_journal()
+        if journaled:
+            log_event(
+                log,
+                "activations observed before the restart, to publish after discovery",
+                count=journaled,
+                state_dir=self.settings.state_dir,
+            )
         if self.settings.http_port is not None:
             view = WorkerView(
                 pollers=self.scheduler,
@@ -273,6 +287,7 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
 
     async def close(self) -> None:
+        await self.pipeline.close()
         if self.status_server is not None:
             await self.status_server.stop()
         if self._gateway is not None:
