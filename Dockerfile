@@ -8,8 +8,13 @@ RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
 COPY --from=build /install /usr/local
-RUN useradd --system --uid 10001 --no-create-home connector
+RUN useradd --system --uid 10001 --no-create-home connector \
+ && mkdir -p /var/lib/http-polling-connector \
+ && chown 10001:10001 /var/lib/http-polling-connector
 USER 10001
+# Where observed activations whose publish failed are kept across restarts (--state-dir):
+# mount a volume here (a new volume takes this directory's owner).
+VOLUME /var/lib/http-polling-connector
 # The status port (health probes, metrics, /inbound, the status page) listens on the
 # container's loopback only, so the image is safe by default: the HEALTHCHECK below still
 # works. To reach it from outside the container (docker -p, compose, Kubernetes probes) set

@@ -96,6 +96,11 @@ def test_statefulset_wiring() -> None:
     assert container["resources"]["limits"]["memory"]
     secrets = [s["secretRef"]["name"] for s in container["envFrom"]]
     assert "http-polling-connector-secrets" in secrets
+    # The activation journal lives on the pod's own claim, writable by the worker's user.
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claims = {c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]}
+    assert mounts[env["CONNECTOR_STATE_DIR"]["value"]] in claims
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
 
 
 def test_rbac_lets_the_pods_read_their_replica_count_and_nothing_else() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,9 @@ def test_grpc_address_forms() -> None:
 def test_every_option_has_a_flag_and_an_environment_name() -> None:
     for opt in OPTIONS:
         assert opt.flag.startswith("--") and opt.env and opt.help
+
+
+def test_every_option_is_in_the_readme_configuration_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [opt.flag for opt in OPTIONS if f"| `{opt.flag}` |" not in readme]
+    assert missing == []
