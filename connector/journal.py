@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from connector.config import ConfigError
 from connector.correlation import Activation
@@ -123,7 +123,7 @@ class ActivationJournal:
         self._lock = threading.Lock()
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
+            self._file = _append_only(self.path)
         except OSError as exc:
             raise ConfigError(
                 [f"--state-dir: cannot write {self.path}: {exc.strerror or exc}"]
@@ -136,13 +136,14 @@ class ActivationJournal:
             text = self.path.read_text(encoding="utf-8", errors="replace")
             pending, bad = unsettled(text.splitlines())
             spare = self.path.with_suffix(".tmp")
-            with spare.open("w", encoding="utf-8") as out:
+            spare.unlink(missing_ok=True)
+            with _append_only(spare) as out:
                 out.writelines(encode_kept(entry) + "\n" for entry in pending.values())
                 out.flush()
                 os.fsync(out.fileno())
             self._file.close()
             os.replace(spare, self.path)
-            self._file = self.path.open("a", encoding="utf-8")
+            self._file = _append_only(self.path)
         return pending, bad
 
     def kept(self, entry: Kept) -> None:
@@ -160,3 +161,10 @@ class ActivationJournal:
             self._file.write(line + "\n")
             self._file.flush()
             os.fsync(self._file.fileno())
+
+
+def _append_only(path: Path) -> TextIO:
+    """``path`` opened for appending, created readable by the worker's user only: the
+    entries hold correlation keys and message variables."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(descriptor, "a", encoding="utf-8")

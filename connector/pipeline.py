@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import json
 import logging
@@ -215,6 +216,11 @@ def _settle_from(outcome: asyncio.Future[str], publish: asyncio.Future[str]) -> 
 def message_size(variables: object) -> int:
     """Serialized size of a message's variables, as sent to the gateway (JSON, UTF-8)."""
     return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _why(exc: Exception) -> str:
+    """A journal write's failure in words (an OSError's text without the file name)."""
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 @dataclass(slots=True)
@@ -721,12 +727,12 @@ class PollPipeline:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._journal_pool, write, *args)
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:  # a full disk, an unwritable value
             log_event(
                 log,
                 "activation journal write failed",
                 logging.ERROR,
-                reason=exc.strerror or str(exc),
+                reason=_why(exc),
             )
 
     def _journal_later(self, key: InstanceKey, outcome: str) -> None:
@@ -739,12 +745,12 @@ class PollPipeline:
             return
         try:
             self._journal.settled(key, outcome)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             log_event(
                 log,
                 "activation journal write failed",
                 logging.ERROR,
-                reason=exc.strerror or str(exc),
+                reason=_why(exc),
             )
 
     async def _settle(self, entry: _Journaling, outcome: str) -> None:
@@ -755,11 +761,9 @@ class PollPipeline:
         """Shutting down with ``entry`` still unpublished: journal it now (a blocking write,
         acceptable while stopping) or say that it is lost."""
         if self._journal is not None and not entry.written:
-            try:
+            with contextlib.suppress(OSError, TypeError, ValueError):
                 self._journal.kept(entry.kept)
                 entry.written = True
-            except OSError:
-                pass
         kept = entry.written
         log_event(
             log,

@@ -79,3 +79,11 @@ def test_an_unwritable_state_dir_is_a_configuration_error(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as exc:
         ActivationJournal(blocker / "state")
     assert exc.value.problems[0].startswith("--state-dir: cannot write")
+
+
+def test_the_journal_is_readable_by_the_worker_only(tmp_path: Path) -> None:
+    journal = ActivationJournal(tmp_path)
+    journal.kept(kept(1))
+    journal.load()
+    journal.close()
+    assert (tmp_path / JOURNAL_NAME).stat().st_mode & 0o777 == 0o600
