@@ -15,17 +15,24 @@ cannot be read (a torn last write) is skipped and counted, never fatal.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as dt
 import json
+import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from connector.config import ConfigError
 from connector.correlation import Activation
+from connector.observability import log_event
+
+# The operator sees one logger for everything the worker does.
+log = logging.getLogger("connector.worker")
 
 JOURNAL_NAME = "activations.jsonl"
 
@@ -161,6 +168,77 @@ class ActivationJournal:
             self._file.write(line + "\n")
             self._file.flush()
             os.fsync(self._file.fileno())
+
+
+class JournalWriter:
+    """The journal as the worker's event loop uses it (or nothing, without a state
+    directory): every write runs in a thread of its own (an fsync never stalls the loop);
+    a failed write (full disk, a value JSON cannot hold) is logged, and the activation
+    stays kept in memory."""
+
+    def __init__(self, journal: ActivationJournal | None) -> None:
+        self.journal = journal
+        self._pool = (
+            None
+            if journal is None
+            else concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.journal is not None
+
+    def load(self) -> dict[InstanceKey, Kept]:
+        """What a previous run left unsettled (blocking: at start)."""
+        if self.journal is None:
+            return {}
+        pending, unreadable = self.journal.load()
+        if unreadable:
+            log_event(
+                log,
+                "unreadable lines in the activation journal skipped",
+                logging.WARNING,
+                path=str(self.journal.path),
+                lines=unreadable,
+            )
+        return pending
+
+    async def kept(self, entry: Kept) -> bool:
+        """Write ``entry`` down; whether it was."""
+        if self.journal is None:
+            return False
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._write, self.journal.kept, entry)
+
+    def kept_now(self, entry: Kept) -> bool:
+        """:meth:`kept`, blocking: while stopping, when the loop has nothing else to do."""
+        return self.journal is not None and self._write(self.journal.kept, entry)
+
+    async def settled(self, key: InstanceKey, outcome: str) -> None:
+        if self.journal is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._pool, self._write, self.journal.settled, key, outcome)
+
+    def settle_soon(self, key: InstanceKey, outcome: str) -> None:
+        """:meth:`settled`, without waiting for it."""
+        if self.journal is not None and self._pool is not None:
+            self._pool.submit(self._write, self.journal.settled, key, outcome)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self.journal is not None:
+            self.journal.close()
+
+    @staticmethod
+    def _write(write: Callable[..., None], *args: Any) -> bool:
+        try:
+            write(*args)
+        except (OSError, TypeError, ValueError) as exc:
+            why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+            log_event(log, "activation journal write failed", logging.ERROR, reason=why)
+            return False
+        return True
 
 
 def _append_only(path: Path) -> TextIO:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import functools
 import json
 import logging
@@ -46,7 +45,7 @@ from connector.correlation import Activation, CorrelationError, ResponseEvaluato
 from connector.discovery import ClusterError, WaitingInstance
 from connector.elements import ElementConfig
 from connector.http import HttpClient, HttpResponse, HttpStatusError, HttpTransportError
-from connector.journal import ActivationJournal, Kept
+from connector.journal import ActivationJournal, JournalWriter, Kept
 from connector.observability import ActivityLog, Metrics, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
 from connector.scheduler import STOPPED, Poller, PollFailure, Prepared, Scheduler
@@ -218,11 +217,6 @@ def message_size(variables: object) -> int:
     return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def _why(exc: Exception) -> str:
-    """A journal write's failure in words (an OSError's text without the file name)."""
-    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
-
-
 @dataclass(slots=True)
 class _Journaling:
     """One activation being published, and whether the journal holds it."""
@@ -289,13 +283,8 @@ class PollPipeline:
         # Each instance's last variables read, used while the cluster is unreachable.
         self._last_vars: Variables = {}
         self._shutting_down = False
-        # Kept activations on disk (--state-dir): written in a thread of their own (fsync).
-        self._journal = journal
-        self._journal_pool = (
-            None
-            if journal is None
-            else concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
-        )
+        # Kept activations on disk (--state-dir), across restarts.
+        self._journal = JournalWriter(journal)
         self._journaled: dict[InstanceKey, Kept] = {}  # from the last run, until replayed
         self._replaying: dict[InstanceKey, asyncio.Future[str]] = {}
         metrics.declare(
@@ -589,9 +578,8 @@ class PollPipeline:
                     failure = PollFailure("publish_error", str(exc))
                     raise self._note_failure(label, target, failure) from None
                 self.health.set_grpc(False, cause)
-                if not entry.written and self._journal is not None:
-                    await self._journal_call(self._journal.kept, entry.kept)
-                    entry.written = True
+                if not entry.written and self._journal.enabled:
+                    entry.written = await self._journal.kept(entry.kept)
                 if tries == 1:
                     self._note_failure(label, target, "publish_error", exc)
                     log_event(
@@ -667,17 +655,7 @@ class PollPipeline:
     def load_journal(self) -> int:
         """Read what a previous run observed and could not publish (``--state-dir``);
         published by :meth:`replay` after the first discovery. Returns how many."""
-        if self._journal is None:
-            return 0
-        self._journaled, unreadable = self._journal.load()
-        if unreadable:
-            log_event(
-                log,
-                "unreadable lines in the activation journal skipped",
-                logging.WARNING,
-                path=str(self._journal.path),
-                lines=unreadable,
-            )
+        self._journaled = self._journal.load()
         return len(self._journaled)
 
     def replay(self, waiting: Mapping[InstanceKey, WaitingInstance]) -> None:
@@ -698,7 +676,7 @@ class PollPipeline:
                     "journaled activation dropped: the instance no longer waits here",
                     **fields,
                 )
-                self._journal_later(key, "abandoned")
+                self._journal.settle_soon(key, "abandoned")
                 continue
             log_event(log, "publishing an activation observed before the restart", **fields)
             publish = asyncio.ensure_future(self._publish(target, kept.activation, journaled=True))
@@ -716,54 +694,17 @@ class PollPipeline:
             publish.cancel()
         if self._replaying:
             await asyncio.wait(list(self._replaying.values()))
-        if self._journal_pool is not None:
-            self._journal_pool.shutdown(wait=True)
-        if self._journal is not None:
-            self._journal.close()
-
-    async def _journal_call(self, write: Callable[..., None], *args: Any) -> None:
-        """A journal write (fsync) in the journal's thread; a failing disk is logged and the
-        activation stays kept in memory."""
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._journal_pool, write, *args)
-        except (OSError, TypeError, ValueError) as exc:  # a full disk, an unwritable value
-            log_event(
-                log,
-                "activation journal write failed",
-                logging.ERROR,
-                reason=_why(exc),
-            )
-
-    def _journal_later(self, key: InstanceKey, outcome: str) -> None:
-        """Settle ``key`` in the journal's thread, without waiting for it."""
-        if self._journal_pool is not None:
-            self._journal_pool.submit(self._settle_quietly, key, outcome)
-
-    def _settle_quietly(self, key: InstanceKey, outcome: str) -> None:
-        if self._journal is None:
-            return
-        try:
-            self._journal.settled(key, outcome)
-        except (OSError, ValueError) as exc:
-            log_event(
-                log,
-                "activation journal write failed",
-                logging.ERROR,
-                reason=_why(exc),
-            )
+        self._journal.close()
 
     async def _settle(self, entry: _Journaling, outcome: str) -> None:
-        if entry.written and self._journal is not None:
-            await self._journal_call(self._journal.settled, entry.kept.key, outcome)
+        if entry.written:
+            await self._journal.settled(entry.kept.key, outcome)
 
     def _unpublished(self, target: WaitingInstance, entry: _Journaling) -> None:
         """Shutting down with ``entry`` still unpublished: journal it now (a blocking write,
         acceptable while stopping) or say that it is lost."""
-        if self._journal is not None and not entry.written:
-            with contextlib.suppress(OSError, TypeError, ValueError):
-                self._journal.kept(entry.kept)
-                entry.written = True
+        if self._journal.enabled and not entry.written:
+            entry.written = self._journal.kept_now(entry.kept)
         kept = entry.written
         log_event(
             log,
