@@ -35,8 +35,10 @@ class Definition:
     xml_digest: bytes = b""
 
     @staticmethod
-    def digest(xml: str) -> bytes:
-        return hashlib.blake2b(xml.encode(), digest_size=16).digest()
+    def digest(xml: str | bytes) -> bytes:
+        # bytes too: a source may hand over the document undecoded (the parser takes both)
+        data = xml.encode() if isinstance(xml, str) else xml
+        return hashlib.blake2b(data, digest_size=16).digest()
 
     @property
     def has_polling(self) -> bool:
