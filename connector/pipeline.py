@@ -50,7 +50,7 @@ from connector.observability import ActivityLog, Metrics, log_event
 from connector.publish import PublishError, PublishOutcome, publish_message
 from connector.scheduler import STOPPED, Poller, PollFailure, Prepared, Scheduler
 from connector.secrets import SecretProvider
-from connector.variables import LoaderClosed, VariableLoader, Variables
+from connector.variables import LoaderClosed, VariableLoader
 
 # The operator sees one logger for everything the worker does.
 log = logging.getLogger("connector.worker")
@@ -90,16 +90,22 @@ def same_value(a: Any, b: Any) -> bool:
 
 @dataclass(slots=True)
 class _Bound:
-    """An instance's last bound request, reused while the inputs it was bound from hold."""
+    """What is kept for one instance between its polls: its last bound request (reused while
+    the inputs it was bound from hold) and the variables it last read (its request's
+    inputs, and the values polls go on with while the cluster is unreachable). One record
+    per instance: no per-instance ``Prepared`` nor a second map of variables."""
 
     config: ElementConfig
-    prepared: PreparedPoll
+    request: BoundRequest | None  # None: its last binding failed
+    coalesce_key: str
+    host: str
+    scope: Scope
     expires: float  # requests with secrets are re-bound now and then (rotated secrets)
 
     def reusable(self, config: ElementConfig, scope: Scope, now: float) -> bool:
-        if config is not self.config or now >= self.expires:
+        if self.request is None or config is not self.config or now >= self.expires:
             return False
-        before = self.prepared.context
+        before = self.scope
         for name in config.request_variable_names:
             if name in before:
                 if name not in scope or not same_value(before[name], scope[name]):
@@ -110,7 +116,8 @@ class _Bound:
 
 
 class BindCache:
-    """Each instance's last bound request, reused while the inputs it was bound from hold.
+    """Each instance's last bound request, reused while the inputs it was bound from hold,
+    and the variables it last read.
 
     Binding costs FEEL, URL parsing and a digest per poll; most polls bind exactly what
     they bound last time. A request is reused while its element's configuration is the
@@ -134,17 +141,35 @@ class BindCache:
         bound = self._entries.get(key)
         if bound is None or not bound.reusable(config, scope, now):
             return None
+        request = bound.request
+        if request is None:  # never: reusable() says no
+            return None
         # Holding the new scope keeps one variables dict per instance alive, not two.
-        old = bound.prepared
-        bound.prepared = Prepared(old.coalesce_key, old.host, old.request, scope)
-        return bound.prepared
+        bound.scope = scope
+        return Prepared(bound.coalesce_key, bound.host, request, scope)
 
     def store(
         self, key: InstanceKey, config: ElementConfig, prepared: PreparedPoll, now: float
     ) -> None:
         # uses_secrets is computed at load from the property table.
         expires = now + self._rebind_seconds if config.uses_secrets else math.inf
-        self._entries[key] = _Bound(config, prepared, expires)
+        self._entries[key] = _Bound(
+            config,
+            prepared.request,
+            str(prepared.coalesce_key),
+            prepared.host,
+            prepared.context,
+            expires,
+        )
+
+    def failed(self, key: InstanceKey, config: ElementConfig, scope: Scope) -> None:
+        """The instance's binding failed: keep only the variables it read."""
+        self._entries[key] = _Bound(config, None, "", "", scope, -math.inf)
+
+    def variables(self, key: InstanceKey) -> Scope | None:
+        """The variables the instance last read (bound from, or failed to bind with)."""
+        bound = self._entries.get(key)
+        return None if bound is None else bound.scope
 
     def forget(self, key: InstanceKey) -> None:
         self._entries.pop(key, None)
@@ -279,9 +304,9 @@ class PollPipeline:
         self._metrics = metrics
         self._poller = poller
         self.published = Publications()
+        # Each instance's last bound request, and its last variables read (used while the
+        # cluster is unreachable).
         self.bound = BindCache()
-        # Each instance's last variables read, used while the cluster is unreachable.
-        self._last_vars: Variables = {}
         self._shutting_down = False
         # Kept activations on disk (--state-dir), across restarts.
         self._journal = JournalWriter(journal)
@@ -307,19 +332,16 @@ class PollPipeline:
         """Forget everything kept per instance (the cluster's keys start again)."""
         self.published.clear()
         self.bound.clear()
-        self._last_vars.clear()
 
     def forget(self, key: InstanceKey) -> None:
         """An instance stopped waiting: drop what was kept for it."""
         self.published.forget(key)
-        self._last_vars.pop(key, None)
         self.bound.forget(key)
 
     def keep_only(self, waiting: Mapping[InstanceKey, WaitingInstance]) -> None:
         """Drop what was kept for instances not ``waiting``: a poll binding in a thread
         while its poller was removed may have cached again."""
         self.bound.keep_only(waiting)
-        _keep_only(self._last_vars, waiting)
 
     # ------------------------------------------------------------------ prepare
 
@@ -328,22 +350,24 @@ class PollPipeline:
     ) -> Sequence[PreparedPoll | PollFailure]:
         """Read the variables the targets need (batched), then bind in a poll thread."""
         loop = asyncio.get_running_loop()
-        variables: Variables = {}
+        variables: Mapping[InstanceKey, Scope] = {}
         variable_error: PollFailure | None = None
         wanting = [t for t in targets if t.config.needs_variables]
         if wanting:
             try:
                 variables = await self._variables.load(wanting)
                 self.health.set_rest(True)
-                self._last_vars.update(variables)
             except LoaderClosed:
                 return [PollFailure(STOPPED, "shutting down")] * len(targets)
             except ClusterError as exc:
                 # Keep polling with the last known values while the cluster is unreachable.
                 self.health.set_rest(False, self.health.rest_cause(exc))
-                variables = {
-                    t.key: self._last_vars[t.key] for t in wanting if t.key in self._last_vars
-                }
+                kept: dict[InstanceKey, Scope] = {}
+                for t in wanting:
+                    last = self.bound.variables(t.key)
+                    if last is not None:
+                        kept[t.key] = last
+                variables = kept
                 variable_error = PollFailure("variables_error", f"reading variables failed: {exc}")
         return await loop.run_in_executor(
             self._http_pool, self.bind_all, targets, variables, variable_error
@@ -373,9 +397,11 @@ class PollPipeline:
             try:
                 request = bind_request(config, scope, self._secrets)
             except BindingError as exc:
+                self.bound.failed(target.key, config, scope)
                 results.append(self._note_failure(config.label, target, "binding_error", exc))
                 continue
             except Exception as exc:  # a binding bug must not stop other instances
+                self.bound.failed(target.key, config, scope)
                 failure = PollFailure("binding_error", f"{type(exc).__name__}: {exc}")
                 results.append(self._note_failure(config.label, target, failure))
                 continue

@@ -147,10 +147,11 @@ class Poller(Generic[T]):
     last_poll_wall: float | None = None
     request_key: Hashable | None = None  # coalesce key of its last bound request
 
-    def __lt__(self, other: object) -> bool:
-        # The heap orders (due, poller) pairs; pollers due at the same time are all due
-        # together, so none comes first (no tie-breaking counter to keep per entry).
-        return False
+    def __lt__(self, other: Poller[T]) -> bool:
+        # The heap holds the pollers themselves, ordered by due time (no (due, poller) pair
+        # per entry): a poller is in the heap at most once, and its due time changes only
+        # while it is out of the heap (polling).
+        return self.next_due < other.next_due
 
 
 @dataclass(slots=True)
@@ -266,8 +267,10 @@ class Scheduler(Generic[T, R, C, S]):
         )
         self._clock = clock
         self._pollers: dict[Hashable, Poller[T]] = {}
-        # (due, poller): pollers of equal due times compare as equal (see Poller.__lt__).
-        self._heap: list[tuple[float, Poller[T]]] = []
+        # One float object per distinct interval, not one per poller.
+        self._intervals: dict[float, float] = {}
+        # Pollers ordered by due time (see Poller.__lt__).
+        self._heap: list[Poller[T]] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -331,11 +334,9 @@ class Scheduler(Generic[T, R, C, S]):
             existing = self._pollers.get(key)
             if existing is not None:
                 existing.target = target
-                existing.interval = self._interval_of(target)
+                existing.interval = self._interval(target)
                 continue
-            poller = Poller(
-                key=key, target=target, interval=self._interval_of(target), next_due=now
-            )
+            poller = Poller(key=key, target=target, interval=self._interval(target), next_due=now)
             self._pollers[key] = poller
             self._push(poller)
             added.append(target)
@@ -344,8 +345,12 @@ class Scheduler(Generic[T, R, C, S]):
         self._metrics.set("pollers", float(len(self._pollers)))
         return added, removed
 
+    def _interval(self, target: T) -> float:
+        interval = self._interval_of(target)
+        return self._intervals.setdefault(interval, interval)
+
     def _push(self, poller: Poller[T]) -> None:
-        heapq.heappush(self._heap, (poller.next_due, poller))
+        heapq.heappush(self._heap, poller)
 
     # ------------------------------------------------------------------ main loop
 
@@ -371,7 +376,7 @@ class Scheduler(Generic[T, R, C, S]):
                 continue
             delay = 1.0
             if self._heap:
-                delay = min(delay, max(0.0, self._heap[0][0] - self._clock()))
+                delay = min(delay, max(0.0, self._heap[0].next_due - self._clock()))
             if delay > 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -402,9 +407,9 @@ class Scheduler(Generic[T, R, C, S]):
 
     def _pop_due(self, horizon: float) -> list[Poller[T]]:
         due: list[Poller[T]] = []
-        while self._heap and self._heap[0][0] <= horizon:
-            when, poller = heapq.heappop(self._heap)
-            if poller.removed or poller.in_flight or when != poller.next_due:
+        while self._heap and self._heap[0].next_due <= horizon:
+            poller = heapq.heappop(self._heap)
+            if poller.removed or poller.in_flight:
                 continue  # stale heap entry
             poller.in_flight = True
             due.append(poller)
@@ -421,8 +426,20 @@ class Scheduler(Generic[T, R, C, S]):
         for key in [k for k, s in self._shared.items() if now - s.at > s.ttl]:
             del self._shared[key]
         self._slow_keys &= self._key_counts.keys()  # forget requests no poller makes
+        self._release_tables()
         self._metrics.set("schedule_lag_seconds", self._lag_max)
         self._lag_reported, self._lag_max = self._lag_max, 0.0
+
+    def _release_tables(self) -> None:
+        """Replace emptied maps by new ones: a dict or set keeps the table of its largest
+        size, and the first polls of many new pollers fill these all at once (10,000 new
+        requests leave a 512 KiB set behind)."""
+        if not self._unproven:
+            self._unproven = set()
+        if not self._inflight:
+            self._inflight = {}
+        if not self._shared:
+            self._shared = {}
 
     def _note_lag(self, lag: float, interval: float) -> None:
         """Record how late a poll's call starts; warn (rate-limited) when later than its
@@ -604,6 +621,7 @@ class Scheduler(Generic[T, R, C, S]):
                 self._shared.pop(fetch.key, None)
             self._inflight.pop(fetch.key, None)
             self._deliver_members(fetch.members, shared)
+        self._release_tables()
 
     async def _call(
         self, host: str, chunk: list[_Fetch[T]]

@@ -18,6 +18,19 @@ from connector.discovery import WaitingInstance
 Variables = dict[tuple[int, str], dict[str, Any]]
 
 
+def share_strings(variables: Variables) -> Variables:
+    """Make equal text values one object (in place): instances kept alive with their
+    variables often hold the same text (a base URL, a status), and each read parses its own
+    copy of each. Only strings: they are immutable, and no other JSON type tells ``1`` from
+    ``1.0`` or ``True`` by equality."""
+    seen: dict[str, str] = {}
+    for scope in variables.values():
+        for name, value in scope.items():
+            if type(value) is str:
+                scope[name] = seen.setdefault(value, value)
+    return variables
+
+
 class LoaderClosed(Exception):
     """The worker is shutting down: no more variable reads."""
 
@@ -67,6 +80,9 @@ class VariableLoader:
             task.add_done_callback(self._tasks.discard)
         return await future
 
+    def _read(self, instances: list[WaitingInstance]) -> Variables:
+        return share_strings(self._fetch(instances))
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -80,7 +96,7 @@ class VariableLoader:
                 instances = [t for targets, _ in batch for t in targets]
                 self.fetches += 1
                 try:
-                    values = await loop.run_in_executor(self._executor, self._fetch, instances)
+                    values = await loop.run_in_executor(self._executor, self._read, instances)
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():

@@ -69,6 +69,23 @@ def test_the_bind_cache_reuses_a_request_while_the_variables_it_reads_hold() -> 
     assert cache.reuse(KEY, config, scope, 1.0) is not None  # none of those replaced it
 
 
+def test_the_bind_cache_keeps_the_variables_last_read_with_the_request() -> None:
+    config = _config('=base + "/items/" + id')
+    cache = BindCache()
+    assert cache.variables(KEY) is None
+    bound = {"base": "http://h", "id": "a"}
+    _stored(cache, config, bound, 0.0)
+    assert cache.variables(KEY) is bound
+    reused = cache.reuse(KEY, config, {"base": "http://h", "id": "a"}, 1.0)
+    assert reused is not None and cache.variables(KEY) is reused.context
+    # A failed binding keeps the variables it read (polls go on with them while the
+    # cluster is unreachable), but no request to reuse.
+    failed = {"base": "http://h", "id": 5}
+    cache.failed(KEY, config, failed)
+    assert cache.variables(KEY) is failed and len(cache) == 1
+    assert cache.reuse(KEY, config, failed, 1.0) is None
+
+
 def test_the_bind_cache_rebinds_when_a_read_variable_appears() -> None:
     config = _config('=base + "/items/" + string(id)')
     cache = BindCache()
